@@ -7,6 +7,8 @@ refuses the few non-tensor objects mmengine writes into its checkpoints
 allow-lists exactly those types, so a checkpoint carrying any other global,
 such as a malicious ``__reduce__`` payload, is still refused.
 """
+import pickle
+
 import numpy as np
 import torch
 
@@ -23,10 +25,30 @@ def _numpy_globals():
     return [_reconstruct, scalar, np.ndarray, np.dtype] + dtype_classes
 
 
+def history_buffer_getattr(obj, name):
+    """The only ``getattr`` an mmengine checkpoint may perform on load.
+
+    ``HistoryBuffer`` pickles its statistics methods (``min``, ``max``,
+    ``mean``, ``current``, ...) as ``getattr(HistoryBuffer, 'min')``.
+    Allowing the builtin ``getattr`` itself would let a crafted file walk
+    from any allowed class to ``eval``; this stand-in resolves only public
+    methods of ``HistoryBuffer``.
+    """
+    from mmengine.logging import HistoryBuffer
+    if (obj is HistoryBuffer and isinstance(name, str)
+            and not name.startswith('_')
+            and callable(getattr(HistoryBuffer, name, None))):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) in a checkpoint: only '
+        'HistoryBuffer statistics methods are allowed')
+
+
 def mmengine_safe_globals():
     """Everything an mmengine 0.10 checkpoint needs beyond tensors."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer] + _numpy_globals()
+    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr')
+            ] + _numpy_globals()
 
 
 def allow_mmengine_checkpoints() -> None:
