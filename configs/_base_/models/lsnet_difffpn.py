@@ -1,0 +1,33 @@
+# LSNet (LightSiamese backbone + diffFPN neck + CAM head with coordinate
+# attention), trained with LSNet's hybrid loss: cross-entropy + soft Dice, 1:1.
+# Inputs go in as 0..255 floats (no mean/std normalisation), both dates'
+# channels stacked: 6 values per mean/std.
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[0.0] * 6,
+    std=[1.0] * 6,
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255,
+    size_divisor=8,
+    test_cfg=dict(size_divisor=8))
+model = dict(
+    type='SiameseEncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(type='LightSiamese', in_channels=3),
+    neck=dict(type='DiffFPN', in_channels=(35, 131, 256, 512),
+              mid_channels=32),
+    decode_head=dict(
+        type='CAMHead',
+        in_channels=[32, 32, 64],
+        in_index=[0, 1, 2],
+        channels=128,
+        attention='coord',
+        num_classes=2,
+        loss_decode=[
+            dict(type='CrossEntropyLoss', avg_non_ignore=True,
+                 loss_weight=1.0),
+            dict(type='SoftDiceLoss', loss_weight=1.0),
+        ]),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
