@@ -1,0 +1,3 @@
+from .hooks import ChangeVisualizationHook
+
+__all__ = ['ChangeVisualizationHook']

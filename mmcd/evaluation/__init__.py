@@ -1,0 +1,3 @@
+from .metrics import ChangeMetric
+
+__all__ = ['ChangeMetric']

@@ -1,5 +1,7 @@
 # LSNet (LightSiamese backbone + diffFPN neck + CAM head with coordinate
 # attention), trained with LSNet's hybrid loss: cross-entropy + soft Dice, 1:1.
+# The Dice reproduces the original's reduction (per class and image column,
+# `per_column=True`); set it to False for the textbook whole-image Dice.
 # Inputs go in as 0..255 floats (no mean/std normalisation), both dates'
 # channels stacked: 6 values per mean/std.
 data_preprocessor = dict(
@@ -27,7 +29,7 @@ model = dict(
         loss_decode=[
             dict(type='CrossEntropyLoss', avg_non_ignore=True,
                  loss_weight=1.0),
-            dict(type='SoftDiceLoss', loss_weight=1.0),
+            dict(type='SoftDiceLoss', per_column=True, loss_weight=1.0),
         ]),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -1,0 +1,9 @@
+from .loading import (LABEL_ENCODINGS, LoadChangeAnnotation,
+                      LoadImagePairFromFile)
+from .transforms import (ExchangeTime, PairPhotoMetricDistortion,
+                         RandomRot90, split_pair)
+
+__all__ = [
+    'LABEL_ENCODINGS', 'LoadImagePairFromFile', 'LoadChangeAnnotation',
+    'PairPhotoMetricDistortion', 'ExchangeTime', 'RandomRot90', 'split_pair'
+]

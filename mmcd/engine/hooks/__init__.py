@@ -1,0 +1,3 @@
+from .change_visualization_hook import ChangeVisualizationHook
+
+__all__ = ['ChangeVisualizationHook']

@@ -1,1 +1,3 @@
+from .light_siamese import LightSiamese
 
+__all__ = ['LightSiamese']

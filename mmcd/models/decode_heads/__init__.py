@@ -1,1 +1,3 @@
+from .cam_head import CAMHead
 
+__all__ = ['CAMHead']

@@ -1,1 +1,12 @@
+from .channel_attention import ChannelAttention
+from .context_guided_block import ContextGuidedBlock, GlobalContextExtractor
+from .coordinate_attention import CoordinateAttention
+from .ensemble_channel_attention import EnsembleChannelAttention
+from .lsnet_init import LSNET_INIT_CFG
+from .param_count import count_parameters
 
+__all__ = [
+    'ChannelAttention', 'ContextGuidedBlock', 'GlobalContextExtractor',
+    'CoordinateAttention', 'EnsembleChannelAttention', 'LSNET_INIT_CFG',
+    'count_parameters'
+]
