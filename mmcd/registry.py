@@ -46,8 +46,11 @@ def _enable_mmcd_config_inheritance():
 
 _enable_mmcd_config_inheritance()
 
+# A child's lookups fall through to the parent's *registered* modules, but
+# only the child's own locations are imported on demand: list mmseg's too.
 MMCD_SCOPE_REGISTRIES = {
-    name: Registry(reg.name, parent=reg, scope='mmcd', locations=['mmcd'])
+    name: Registry(reg.name, parent=reg, scope='mmcd',
+                   locations=['mmcd'] + list(reg._locations))
     for name, reg in vars(_mmseg_registry).items()
     if isinstance(reg, Registry) and reg.scope == 'mmseg'
 }
