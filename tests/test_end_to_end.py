@@ -118,3 +118,40 @@ def test_missing_checkpoint_is_named(tmp_path):
         timeout=300)
     assert result.returncode != 0
     assert 'nope.pth' in result.stderr
+
+
+def run_dist(script, args, cwd, port):
+    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1')
+    result = subprocess.run(['bash', osp.join(REPO, 'tools', script)] + args,
+                            cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    return output
+
+
+def test_dist_test_gives_the_single_process_metrics(trained):
+    root, data_root, work_dir, _ = trained
+    ckpt = osp.join(work_dir, 'epoch_2.pth')
+    opts = ['--cfg-options'] + tiny_options(data_root, 2)
+    run_tool([osp.join(REPO, 'tools', 'test.py'), CONFIG, ckpt,
+              '--work-dir', str(root / 'single')] + opts, cwd=str(root))
+    run_dist('dist_test.sh', [CONFIG, ckpt, '2', '--work-dir',
+                              str(root / 'dist')] + opts, str(root), 29731)
+    single = load(glob.glob(str(root / 'single' / '*' / '*.json'))[0])
+    dist = load(glob.glob(str(root / 'dist' / '*' / '*.json'))[0])
+    for key in ('Precision', 'Recall', 'F1', 'IoU', 'OA', 'Kappa'):
+        assert single[key] == dist[key], key
+
+
+def test_dist_train_two_processes(tmp_path):
+    data_root = str(tmp_path / 'toy')
+    write_synthetic_cdd(data_root, num_train=4, num_val=2, num_test=0,
+                        size=32, seed=2)
+    work_dir = str(tmp_path / 'work')
+    out = run_dist('dist_train.sh', [CONFIG, '2', '--work-dir', work_dir,
+                                     '--cfg-options'] +
+                   tiny_options(data_root, 1), str(tmp_path), 29732)
+    assert 'Distributed training: True' in out
+    assert 'GPU number: 2' in out  # mmengine's name for the world size
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))

@@ -18,8 +18,8 @@ def load_tool_config(config_path, cfg_options=None, work_dir=None,
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
 
     Returns:
-        Config: the config, with distributed training on CPU switched to the
-        gloo backend (NCCL needs GPUs).
+        Config: the config. Without CUDA, a distributed launch uses gloo and
+        CPU DistributedDataParallel.
     """
     if not osp.isfile(config_path):
         raise FileNotFoundError(f'config file not found: {config_path}')
@@ -35,4 +35,25 @@ def load_tool_config(config_path, cfg_options=None, work_dir=None,
     if launcher != 'none' and not torch.cuda.is_available():
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        # mmengine's default DDP wrapper pins device_ids=[LOCAL_RANK] (GPUs)
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel',
+                device_ids=None,
+                broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters',
+                                               False))
+        if launcher == 'pytorch':
+            _init_cpu_process_group()
     return cfg
+
+
+def _init_cpu_process_group():
+    """Join torchrun's process group with gloo on a machine without CUDA.
+
+    mmengine 0.10's ``init_dist('pytorch')`` calls ``torch.cuda.set_device``,
+    which fails on CPU-only torch; once a group exists, the Runner uses it.
+    """
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
