@@ -7,9 +7,16 @@ Importing mmcd (directly, or through ``custom_imports=dict(imports=['mmcd'])``)
 4. registers every mmcd component into MMSegmentation's registries and makes
    ``mmcd::`` config inheritance and the ``mmcd`` scope resolvable.
 """
-from .version import __version__
-from .utils.mmcv_compat import install as _install_mmcv_ops_standin
-from .utils.version_check import check_versions as _check_versions
+import warnings
+
+# mmengine 0.10 resolves `pkg::` configs through pkg_resources, whose
+# deprecation warning (setuptools >= 80) says nothing a user can act on.
+warnings.filterwarnings(
+    'ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+from .version import __version__  # noqa: E402
+from .utils.mmcv_compat import install as _install_mmcv_ops_standin  # noqa
+from .utils.version_check import check_versions as _check_versions  # noqa
 
 _check_versions()
 MMCV_OPS_STANDIN = _install_mmcv_ops_standin()
