@@ -194,3 +194,44 @@ def test_mmseg_resnet_with_temporal_fusion(policy):
     finally:
         handle.remove()
     assert calls == [4, 4]  # loss and predict, both dates in one pass
+
+
+def test_slide_inference_covers_odd_sizes(lsnet):
+    """mmseg's slide inference works unchanged on the 2C input."""
+    lsnet.eval()
+    g = torch.Generator().manual_seed(3)
+    inputs = torch.rand(1, 6, 40, 56, generator=g) * 255
+    meta = dict(img_shape=(40, 56), ori_shape=(40, 56), pad_shape=(40, 56))
+    slide = ConfigDict(mode='slide', crop_size=(32, 32), stride=(16, 16))
+    whole, lsnet.test_cfg = lsnet.test_cfg, slide
+    try:
+        with torch.no_grad():
+            logits = lsnet.inference(inputs, [meta])
+    finally:
+        lsnet.test_cfg = whole
+    assert logits.shape == (1, 2, 40, 56)
+    assert torch.isfinite(logits).all()
+    # rows 0-7 / columns 0-15 lie in the top-left window only (the next
+    # windows start at row 8 and column 16): there slide == that window
+    with torch.no_grad():
+        corner = lsnet.encode_decode(inputs[..., :32, :32], [meta])
+    assert torch.allclose(logits[..., :8, :16], corner[..., :8, :16],
+                          atol=1e-4)
+
+
+def test_deep_supervision_config_adds_weighted_auxiliary_losses():
+    from mmengine.config import Config
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(
+        repo, 'configs', 'lsnet', 'lsnet_difffpn-ds_1xb12-100e_cdd-256x256.py'))
+    cfg.model.data_preprocessor = DATA_PREPROCESSOR
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    data = make_batch(model)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    for prefix in ('decode', 'aux_0', 'aux_1'):
+        assert {f'{prefix}.loss_ce', f'{prefix}.loss_dice'} <= set(losses)
+    weights = [h.loss_decode[0].loss_weight for h in model.auxiliary_head]
+    assert weights == [0.25, 0.125]
