@@ -13,7 +13,7 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
-MIM_FILES = ('configs', 'model-index.yml')
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
 
 
 def read_requirements(name):
@@ -30,10 +30,13 @@ def version():
 
 
 class BuildWithMim(build_py):
-    """Copy configs/ and model-index.yml into mmcd/.mim of the built package.
+    """Copy configs/, tools/ and model-index.yml into mmcd/.mim of the built
+    package.
 
     mmengine resolves ``_base_ = 'mmcd::lsnet/x.py'`` through
-    ``<installed mmcd>/.mim/configs``. In the repository (editable installs)
+    ``<installed mmcd>/.mim/configs``; ``mim train/test mmcd`` run
+    ``<installed mmcd>/.mim/tools/{train,test}.py`` and read
+    ``.mim/model-index.yml``. In the repository (editable installs)
     ``mmcd/.mim`` holds symlinks to the top-level files; a regular install
     gets real copies.
     """
@@ -48,7 +51,10 @@ class BuildWithMim(build_py):
         for name in MIM_FILES:
             src = osp.join(HERE, name)
             if osp.isdir(src):
-                shutil.copytree(src, osp.join(target, name))
+                shutil.copytree(
+                    src,
+                    osp.join(target, name),
+                    ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
             else:
                 shutil.copyfile(src, osp.join(target, name))
 
