@@ -6,24 +6,8 @@ import mmcv
 from mmengine.hooks import Hook
 
 from mmcd.registry import HOOKS
+from mmcd.utils.data_sample import pixel_data, sample_field
 from mmcd.visualization import compose_change_panel
-
-
-def _field(sample, key: str):
-    """``sample[key]`` for a dict sample, the attribute otherwise; ``None``
-    when absent."""
-    if isinstance(sample, dict):
-        return sample.get(key)
-    return getattr(sample, key, None)
-
-
-def _mask_data(field):
-    """The ``data`` of a ``PixelData`` or of its ``to_dict()`` form."""
-    if field is None:
-        return None
-    if isinstance(field, dict):
-        return field.get('data')
-    return getattr(field, 'data', field)
 
 
 @HOOKS.register_module()
@@ -116,16 +100,16 @@ class ChangeVisualizationHook(Hook):
 
     def _draw_sample(self, sample, out_dir: str) -> None:
         """Compose and save the panel of one data sample."""
-        img_path = _field(sample, 'img_path')
-        img_path2 = _field(sample, 'img_path2')
+        img_path = sample_field(sample, 'img_path')
+        img_path2 = sample_field(sample, 'img_path2')
         if img_path is None or img_path2 is None:
             raise KeyError('ChangeVisualizationHook needs `img_path` and '
                            '`img_path2` in the metainfo of every output')
-        pred = _mask_data(_field(sample, 'pred_sem_seg'))
+        pred = pixel_data(sample_field(sample, 'pred_sem_seg'))
         if pred is None:
             raise KeyError('ChangeVisualizationHook needs `pred_sem_seg` in '
                            'every output')
-        gt = _mask_data(_field(sample, 'gt_sem_seg'))
+        gt = pixel_data(sample_field(sample, 'gt_sem_seg'))
 
         img_a = mmcv.imread(
             img_path, channel_order='rgb', backend_args=self.backend_args)

@@ -1,3 +1,4 @@
+from .contrastive_loss import DoubleMarginContrastiveLoss
 from .soft_dice_loss import SoftDiceLoss
 
-__all__ = ['SoftDiceLoss']
+__all__ = ['DoubleMarginContrastiveLoss', 'SoftDiceLoss']
