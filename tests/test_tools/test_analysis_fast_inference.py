@@ -1,0 +1,99 @@
+"""The fast inference path (mmcd.apis.fast_inference) and the benchmark:
+logits equal to the eager model's within 1e-4; tools/test.py uses it unless
+--no-fast. Timings are printed by the benchmark, never asserted."""
+import copy
+import glob
+import os.path as osp
+import re
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.fileio import load
+
+from mmcd.apis.fast_inference import (ChangeLogits, is_fast_model,
+                                      prepare_fast_model)
+from mmcd.datasets.synthetic import write_synthetic_cdd
+from tool_test_utils import (LSNET, REPO, build_lsnet, run_tool,
+                             save_checkpoint)
+
+pytest.importorskip('onnxruntime')
+
+
+@pytest.fixture(scope='module')
+def models():
+    eager = build_lsnet()
+    return eager, prepare_fast_model(copy.deepcopy(eager))
+
+
+@pytest.mark.parametrize('shape', [(1, 6, 64, 64), (3, 6, 40, 56)])
+def test_fast_logits_equal_eager(models, shape):
+    eager, fast = models
+    assert is_fast_model(fast) and not is_fast_model(eager)
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1)) * 255
+    with torch.inference_mode():
+        expected = ChangeLogits(eager)(x)
+        got = fast.fast_logits(x)
+    assert got.shape == expected.shape == (shape[0], 2, *shape[2:])
+    assert (got - expected).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize('mode', ['whole', 'slide'])
+def test_fast_predict_equals_eager(models, mode):
+    eager, fast = models
+    for m in (eager, fast):
+        m.test_cfg = ConfigDict(mode=mode, crop_size=(32, 32),
+                                stride=(24, 24))
+    x = torch.randint(0, 256, (2, 6, 48, 48),
+                      generator=torch.Generator().manual_seed(2)).float()
+    with torch.no_grad():
+        a, b = eager.predict(x), fast.predict(x)
+    for sa, sb in zip(a, b):
+        assert (sa.seg_logits.data - sb.seg_logits.data).abs().max() < 1e-4
+    del fast.encode_decode  # back to eager
+    assert not is_fast_model(fast)
+    prepare_fast_model(fast)
+
+
+def test_unsupported_model_is_reported(models):
+    eager, _ = models
+    with pytest.raises(RuntimeError, match='not an EncoderDecoder'):
+        prepare_fast_model(torch.nn.Conv2d(6, 2, 1))
+    same = prepare_fast_model(torch.nn.Conv2d(6, 2, 1), strict=False)
+    assert not is_fast_model(same)
+
+
+def test_test_tool_uses_fast_path_unless_turned_off(tmp_path):
+    data_root = str(tmp_path / 'toy')
+    write_synthetic_cdd(data_root, num_train=0, num_val=0, num_test=3,
+                        size=32, seed=4)
+    ckpt = save_checkpoint(build_lsnet(), tmp_path / 'lsnet.pth')
+    opts = ['--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
+            'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False']
+    metrics = {}
+    for name, extra in (('fast', []), ('eager', ['--no-fast'])):
+        work = tmp_path / name
+        _, log = run_tool([osp.join(REPO, 'tools', 'test.py'), LSNET, ckpt,
+                           '--work-dir', work] + extra + opts)
+        assert ('fast inference: ONNX Runtime' in log) == (name == 'fast')
+        metrics[name] = load(glob.glob(str(work / '*' / '*.json'))[0])
+    for key in ('Precision', 'Recall', 'F1', 'IoU', 'OA', 'Kappa'):
+        assert metrics['fast'][key] == pytest.approx(metrics['eager'][key],
+                                                     abs=1e-6), key
+
+
+def test_benchmark_prints_eager_fast_and_ratio():
+    _, log = run_tool([
+        osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'), LSNET,
+        '--shape', '32', '--batch-size', '1', '2', '--repeats', '2',
+        '--warmup', '1'
+    ])
+    for batch in (1, 2):
+        assert f'batch {batch}, 32x32:' in log
+    assert len(re.findall(r'eager +median .* pairs/s', log)) == 2
+    assert len(re.findall(r'fast +median .* pairs/s', log)) == 2
+    diffs = re.findall(r'([0-9.]+)x +max \|logit difference\| ([0-9.e+-]+)',
+                       log)
+    assert len(diffs) == 2 and all(float(d) < 1e-4 for _, d in diffs)
+    assert 'torch threads' in log and 'peak resident memory' in log

@@ -1,0 +1,159 @@
+"""Inference speed of a change detector: eager PyTorch and the fast path.
+
+    python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT] \\
+        [--batch-size 1 8] [--shape 256] [--repeats 20] [--threads N]
+
+For each batch size the network (backbone, neck, decode head: what
+``tools/test.py`` runs per batch, without data loading and preprocessing) is
+timed on random 0..255 pairs, eager PyTorch (``torch.inference_mode``) and
+the fast path (:func:`mmcd.apis.fast_inference.prepare_fast_model`, ONNX
+Runtime) **interleaved in one run**, so both see the same machine load. It
+prints latency median and p90, pairs per second (batch / median latency),
+the fast/eager ratio, the largest logit difference, the threads used and
+peak memory. On a GPU (``--device cuda``) it times the eager model only (the
+fast path is for CPUs) and reports ``torch.cuda.max_memory_allocated``.
+"""
+import argparse
+import copy
+import os
+import resource
+import statistics
+import sys
+import time
+
+import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
+import numpy as np
+import torch
+from mmengine.config import DictAction
+from mmengine.logging import MMLogger
+from mmseg.apis import init_model
+
+from mmcd.apis.fast_inference import (ChangeLogits, pair_channels,
+                                      prepare_fast_model)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Latency and throughput, eager vs fast path')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint (optional)')
+    parser.add_argument(
+        '--batch-size', type=int, nargs='+', default=[1, 8],
+        help='batch sizes (pairs per forward); default 1 8')
+    parser.add_argument(
+        '--shape', type=int, nargs='+', default=[256],
+        help='image size: one value (square) or height width; default 256')
+    parser.add_argument(
+        '--repeats', type=int, default=20, help='timed runs per mode')
+    parser.add_argument(
+        '--warmup', type=int, default=2, help='untimed runs per mode')
+    parser.add_argument(
+        '--threads', type=int,
+        help='CPU threads of PyTorch and ONNX Runtime (default: torch\'s)')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='cpu or cuda (default: cuda when available)')
+    parser.add_argument(
+        '--no-fast', action='store_true', help='time the eager model only')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs')
+    return parser.parse_args()
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process so far (Linux: KiB units)."""
+    scale = 1 if sys.platform == 'darwin' else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def timed(fn, x, sync):
+    start = time.perf_counter()
+    out = fn(x)
+    sync()
+    return time.perf_counter() - start, out
+
+
+def summary(name, times, batch):
+    median = statistics.median(times)
+    p90 = float(np.percentile(times, 90))
+    return (median, f'  {name:<6} median {median * 1e3:9.1f} ms   p90 '
+            f'{p90 * 1e3:9.1f} ms   {batch / median:8.2f} pairs/s')
+
+
+def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None):
+    """Time eager (and fast) on one batch size; returns the printed lines
+    and the figures."""
+    gen = torch.Generator().manual_seed(batch)
+    x = torch.rand((batch, pair_channels(model), *shape),
+                   generator=gen) * 255
+    x = x.to(device)
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (
+        lambda: None)
+    modes = [('eager', ChangeLogits(model))]
+    if fast_model is not None:
+        modes.append(('fast', fast_model.fast_logits))
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    times = {name: [] for name, _ in modes}
+    outs = {}
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            for name, fn in modes:  # interleaved: same load for both
+                t, outs[name] = timed(fn, x, sync)
+                if i >= warmup:
+                    times[name].append(t)
+    lines, figures = [f'batch {batch}, {shape[0]}x{shape[1]}:'], {}
+    for name, _ in modes:
+        figures[name], line = summary(name, times[name], batch)
+        lines.append(line)
+    if fast_model is not None:
+        diff = (outs['eager'].float().cpu() - outs['fast']).abs().max()
+        figures['ratio'] = figures['eager'] / figures['fast']
+        figures['max_abs_diff'] = float(diff)
+        lines.append(f'  fast/eager pairs/s: {figures["ratio"]:.2f}x   '
+                     f'max |logit difference| {float(diff):.2e}')
+    if device.startswith('cuda'):
+        lines.append('  peak GPU memory '
+                     f'{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB')
+    return lines, figures
+
+
+def main():
+    args = parse_args()
+    if len(args.shape) not in (1, 2):
+        raise ValueError(f'--shape takes 1 or 2 values, got {args.shape}')
+    shape = tuple(args.shape * 2 if len(args.shape) == 1 else args.shape)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    MMLogger.get_instance('mmengine', log_level='WARNING')
+    model = init_model(args.config, args.checkpoint, args.device,
+                       args.cfg_options)
+    fast_model = None
+    if not args.no_fast and args.device == 'cpu':
+        start = time.perf_counter()
+        fast_model = prepare_fast_model(
+            copy.deepcopy(model), sample_shape=(1, pair_channels(model),
+                                                *shape))
+        print(f'fast path (ONNX Runtime) prepared in '
+              f'{time.perf_counter() - start:.1f} s')
+    elif not args.no_fast:
+        print('the fast path is for CPUs: timing the eager model only')
+    threads = torch.get_num_threads()
+    print(f'{args.config}  device {args.device}  torch threads {threads}' +
+          (f'  ONNX Runtime threads {fast_model.fast_logits.num_threads}'
+           if fast_model is not None else '') +
+          f'  (median/p90 of {args.repeats} runs after {args.warmup} '
+          'warm-up runs, eager and fast interleaved)')
+    print('load average before timing (other processes share the CPU): ' +
+          ' '.join(f'{v:.2f}' for v in os.getloadavg()))
+    for batch in args.batch_size:
+        lines, _ = benchmark(model, batch, shape, args.repeats, args.warmup,
+                             args.device, fast_model)
+        print('\n'.join(lines))
+    print(f'peak resident memory of the process (both modes): '
+          f'{peak_rss_mib():.0f} MiB')
+
+
+if __name__ == '__main__':
+    main()
