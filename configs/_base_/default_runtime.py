@@ -11,3 +11,6 @@ log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
+# checkpoints also carry the change decision threshold (next to the config
+# and dataset_meta mmengine writes), for mmcd.apis.ChangeInferencer
+custom_hooks = [dict(type='ChangeCheckpointMetaHook')]

@@ -1,3 +1,7 @@
-from .hooks import ChangeVisualizationHook
+from .hooks import (ChangeCheckpointMetaHook, ChangeVisualizationHook,
+                    change_decision_threshold)
 
-__all__ = ['ChangeVisualizationHook']
+__all__ = [
+    'ChangeVisualizationHook', 'ChangeCheckpointMetaHook',
+    'change_decision_threshold'
+]

@@ -1,0 +1,318 @@
+"""Change detection on whole scenes by blended sliding windows."""
+import contextlib
+import os
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from rich.progress import track
+
+from .change_inferencer import ChangeInferencer
+from .scene_io import (RASTER_SUFFIXES, ArraySceneReader, ImageSceneWriter,
+                       check_output_path, check_same_grid, import_rasterio,
+                       open_scene, open_scene_writer, scene_gdal_env,
+                       write_change_polygons)
+
+
+def tile_starts(size: int, tile: int, stride: int) -> Tuple[List[int], int]:
+    """Tile offsets along one axis and the tile length.
+
+    Tiles step by ``stride``; the last one is moved back to end at the
+    scene edge (as mmseg's slide inference), and a scene shorter than a tile
+    is one tile of the scene's length.
+    """
+    if size <= tile:
+        return [0], size
+    starts = list(range(0, size - tile + 1, stride))
+    if starts[-1] + tile < size:
+        starts.append(size - tile)
+    return starts, tile
+
+
+def blend_weights(length: int, interior_start: bool, interior_end: bool,
+                  overlap: int) -> np.ndarray:
+    """Blending weights of a tile along one axis.
+
+    Towards a tile edge that lies inside the scene, the weight is 0 for the
+    outer ``overlap // 4`` pixels (where a tile's prediction suffers from
+    its border), then rises linearly to 1 across the middle half of the
+    overlap; two overlapping tiles' weights sum to 1 there (a cross-fade, so
+    no seam). Edges on the scene border keep weight 1. A model whose
+    receptive field reaches at most ``overlap // 4`` pixels therefore gives
+    exactly its whole-image prediction.
+
+    Args:
+        length (int): Tile length.
+        interior_start (bool): The tile's first pixel is inside the scene.
+        interior_end (bool): The tile's last pixel is inside the scene.
+        overlap (int): Overlap between neighbouring tiles.
+
+    Returns:
+        np.ndarray: float32 weights of shape ``(length,)``.
+    """
+    margin = overlap // 4
+    ramp_len = overlap - 2 * margin
+    d = np.arange(length, dtype=np.float32)
+    ramp = np.clip((d - margin + 1) / (ramp_len + 1), 0, 1)
+    weights = np.ones(length, np.float32)
+    if interior_start:
+        weights = np.minimum(weights, ramp)
+    if interior_end:
+        weights = np.minimum(weights, ramp[::-1])
+    return weights
+
+
+class SceneChangePredictor:
+    """Predict the change map of two large co-registered scenes.
+
+    The scenes are cut into ``tile`` x ``tile`` windows overlapping by
+    ``overlap`` pixels, read window by window; each batch of tiles goes
+    through the inferencer's normal inference (pipeline, data preprocessor,
+    ``model.test_step``) and the tiles' P(changed) are blended by a weighted
+    average (:func:`blend_weights`), so there are no seams. Rows of the
+    result are written as soon as no later tile touches them: memory holds
+    the tile batch plus one band of ``tile`` rows x scene width (8 bytes per
+    pixel: 40 MB for a 10,000-pixel-wide scene with 512 tiles), whatever
+    the scene's height. GeoTIFFs are read and written through rasterio by
+    windows (a scene larger than memory works); PNG/JPG/BMP scenes are
+    decoded whole.
+
+    The output is a 0/255 uint8 change mask with the input's CRS, transform
+    and (lossless) compression; pixels that are nodata in either date (the
+    file's nodata value, mask or alpha, or ``nodata``) are masked in the
+    GeoTIFF (its internal mask; transparent in a PNG) and never reported as
+    change. Tiles holding only nodata are skipped.
+
+    Args:
+        inferencer (ChangeInferencer): The model, its pipeline and decision
+            threshold.
+        tile (int): Tile size in pixels. Defaults to 512.
+        overlap (int): Overlap of neighbouring tiles, ``0 <= overlap <
+            tile``. Defaults to 64.
+        batch_size (int): Tiles per forward pass. Defaults to 4.
+        bands (Sequence[int], optional): 1-based bands of the scenes to use,
+            in the model's channel order. Defaults to None (all).
+        nodata (float, optional): A value marking nodata in every band, in
+            addition to what the files declare. Defaults to None.
+    """
+
+    def __init__(self,
+                 inferencer: ChangeInferencer,
+                 tile: int = 512,
+                 overlap: int = 64,
+                 batch_size: int = 4,
+                 bands: Optional[Sequence[int]] = None,
+                 nodata: Optional[float] = None) -> None:
+        if not isinstance(tile, int) or tile < 1:
+            raise ValueError(f'tile must be a positive int; got {tile!r}')
+        if not isinstance(overlap, int) or not 0 <= overlap < tile:
+            raise ValueError(f'overlap must be an int in [0, tile={tile}); '
+                             f'got {overlap!r}')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1; got {batch_size}')
+        self.inferencer = inferencer
+        self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
+        self.bands, self.nodata = bands, nodata
+
+    # -- core ----------------------------------------------------------------
+    def _predict(self, reader_a, reader_b,
+                 emit: Callable[[int, np.ndarray, np.ndarray], None]) -> int:
+        """Blend the tiles' P(changed) and ``emit(y0, prob, valid)`` each
+        finished strip of rows; return the number of tiles run."""
+        height, width = reader_a.height, reader_a.width
+        stride = self.tile - self.overlap
+        ys, tile_h = tile_starts(height, self.tile, stride)
+        xs, tile_w = tile_starts(width, self.tile, stride)
+        wx = [blend_weights(tile_w, x > 0, x + tile_w < width, self.overlap)
+              for x in xs]
+        prob_sum = np.zeros((tile_h, width), np.float32)
+        weight_sum = np.zeros((tile_h, width), np.float32)
+        rows = range(len(ys))
+        if self.inferencer.show_progress:
+            rows = track(rows, description=f'Scene ({len(ys)} tile rows)')
+        tiles_run = 0
+        for r in rows:
+            y = ys[r]
+            wy = blend_weights(tile_h, y > 0, y + tile_h < height,
+                               self.overlap)
+            for start in range(0, len(xs), self.batch_size):
+                batch = []
+                for c in range(start, min(start + self.batch_size, len(xs))):
+                    window = (xs[c], y, tile_w, tile_h)
+                    a, b = reader_a.read(window), reader_b.read(window)
+                    if not (reader_a.valid(window, a)
+                            & reader_b.valid(window, b)).any():
+                        continue  # only nodata: nothing to predict
+                    batch.append((c, a, b))
+                if not batch:
+                    continue
+                probs = self.inferencer.predict_probabilities(
+                    [(a, b) for _, a, b in batch], len(batch))
+                tiles_run += len(batch)
+                for (c, _, _), prob in zip(batch, probs):
+                    w = wy[:, None] * wx[c][None, :]
+                    cols = slice(xs[c], xs[c] + tile_w)
+                    prob_sum[:, cols] += prob * w
+                    weight_sum[:, cols] += w
+            done = (ys[r + 1] if r + 1 < len(ys) else height) - y
+            window = (0, y, width, done)
+            valid = reader_a.valid(window) & reader_b.valid(window)
+            total = weight_sum[:done]
+            prob = np.divide(prob_sum[:done], total,
+                             out=np.zeros_like(total), where=total > 0)
+            emit(y, prob, valid)
+            # slide the band down to the next tile row
+            prob_sum[:tile_h - done] = prob_sum[done:]
+            prob_sum[tile_h - done:] = 0
+            weight_sum[:tile_h - done] = weight_sum[done:]
+            weight_sum[tile_h - done:] = 0
+        return tiles_run
+
+    def _open(self, path_a: str, path_b: str):
+        load = self.inferencer.loader.load_image
+        reader_a = open_scene(path_a, lambda p: load(p, 'date-A scene'),
+                              self.bands, self.nodata)
+        try:
+            reader_b = open_scene(path_b, lambda p: load(p, 'date-B scene'),
+                                  self.bands, self.nodata)
+        except Exception:
+            reader_a.close()
+            raise
+        try:
+            check_same_grid(reader_a, reader_b)
+        except Exception:
+            reader_a.close()
+            reader_b.close()
+            raise
+        return reader_a, reader_b
+
+    # -- public --------------------------------------------------------------
+    def predict_arrays(self, img_a: np.ndarray, img_b: np.ndarray
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+        """Tiled P(changed) of two in-memory images.
+
+        Args:
+            img_a (np.ndarray): ``H x W x C`` date A.
+            img_b (np.ndarray): ``H x W x C`` date B.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: float32 P(changed) and the bool
+            valid-pixel map (``nodata``), both ``H x W``.
+        """
+        reader_a = ArraySceneReader(np.asarray(img_a), 'date A', self.nodata)
+        reader_b = ArraySceneReader(np.asarray(img_b), 'date B', self.nodata)
+        if reader_a.image.shape != reader_b.image.shape:
+            raise ValueError(
+                'the two dates must have the same shape; got '
+                f'{reader_a.image.shape} and {reader_b.image.shape}')
+        prob = np.zeros((reader_a.height, reader_a.width), np.float32)
+        valid = np.zeros(prob.shape, bool)
+
+        def emit(y0, p, v):
+            prob[y0:y0 + len(p)] = p
+            valid[y0:y0 + len(v)] = v
+
+        self._predict(reader_a, reader_b, emit)
+        return prob, valid
+
+    def __call__(self,
+                 path_a: str,
+                 path_b: str,
+                 out: str,
+                 prob_out: Optional[str] = None,
+                 vector_out: Optional[str] = None,
+                 min_area: float = 0,
+                 overwrite: bool = False) -> dict:
+        """Predict the change mask of a scene pair and write it.
+
+        Args:
+            path_a (str): Date-A scene (GeoTIFF, or PNG/JPG/BMP/TIFF without
+                georeferencing).
+            path_b (str): Date-B scene on the same pixel grid: same size,
+                bands, CRS and transform, else a ``ValueError`` says which
+                differs.
+            out (str): The 0/255 change mask: ``.tif`` (required for
+                georeferenced inputs) or ``.png``.
+            prob_out (str, optional): Also write round(255 * P(changed)) as
+                uint8, same format rules. Defaults to None.
+            vector_out (str, optional): Also write the changed areas as
+                GeoJSON polygons. Defaults to None.
+            min_area (float): Drop polygons smaller than this many pixels.
+                Defaults to 0.
+            overwrite (bool): Allow replacing existing outputs. Defaults to
+                False.
+
+        Returns:
+            dict: ``height``, ``width``, ``tiles`` (tiles run),
+            ``changed_pixels``, ``valid_pixels``, ``polygons`` (or None) and
+            the output paths.
+        """
+        outputs = [p for p in (out, prob_out, vector_out) if p]
+        if len(set(map(osp.realpath, outputs))) != len(outputs):
+            raise ValueError(f'output paths must differ: {outputs}')
+        for path, what in ((out, 'output'), (prob_out, 'probability output'),
+                           (vector_out, 'vector output')):
+            if path:
+                check_output_path(path, (path_a, path_b), overwrite, what)
+        if vector_out:
+            import_rasterio(f'writing change polygons to {vector_out}')
+        uses_gdal = any(p.lower().endswith(RASTER_SUFFIXES)
+                        for p in (path_a, path_b, out, prob_out) if p)
+        with scene_gdal_env() if uses_gdal else contextlib.nullcontext():
+            return self._predict_to_files(path_a, path_b, out, prob_out,
+                                          vector_out, min_area)
+
+    def _predict_to_files(self, path_a, path_b, out, prob_out, vector_out,
+                          min_area) -> dict:
+        reader_a, reader_b = self._open(path_a, path_b)
+        with_mask = reader_a.has_nodata or reader_b.has_nodata
+        writers = []
+        stats = dict(changed_pixels=0, valid_pixels=0)
+        threshold = self.inferencer.threshold
+
+        def emit(y0, prob, valid):
+            changed = valid & (prob > threshold)
+            stats['changed_pixels'] += int(changed.sum())
+            stats['valid_pixels'] += int(valid.sum())
+            writers[0].write(y0, changed * np.uint8(255), valid)
+            if prob_out:
+                writers[1].write(y0, np.where(valid, np.rint(prob * 255),
+                                              0).astype(np.uint8), valid)
+
+        try:
+            writers.append(open_scene_writer(out, reader_a, with_mask))
+            if prob_out:
+                writers.append(open_scene_writer(prob_out, reader_a,
+                                                 with_mask))
+            tiles = self._predict(reader_a, reader_b, emit)
+            for w in writers:
+                w.close()
+        except BaseException:
+            # never leave a half-written change map behind
+            for w in writers:
+                try:
+                    w.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                if osp.exists(w.path):
+                    os.remove(w.path)
+            raise
+        finally:
+            reader_a.close()
+            reader_b.close()
+        polygons = None
+        if vector_out:
+            if isinstance(writers[0], ImageSceneWriter):
+                from affine import Affine
+                polygons = write_change_polygons(
+                    writers[0].values, Affine.identity(), None, vector_out,
+                    min_area)
+            else:
+                rasterio = import_rasterio('vector output')
+                with rasterio.open(out) as ds:
+                    polygons = write_change_polygons(
+                        rasterio.band(ds, 1), ds.transform, ds.crs,
+                        vector_out, min_area)
+        return dict(height=reader_a.height, width=reader_a.width,
+                    tiles=tiles, polygons=polygons, out=out,
+                    prob_out=prob_out, vector_out=vector_out, **stats)

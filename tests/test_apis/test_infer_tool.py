@@ -1,0 +1,142 @@
+"""Checkpoints of tools/train.py carry what inference needs; tools/infer.py
+end to end on the real sample pairs and on a GeoTIFF scene (with the tiny
+local model of conftest.py, so that the CLI runs take seconds)."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from api_test_utils import REAL_SAMPLES, REPO
+from PIL import Image
+
+from mmcd.apis import ChangeInferencer
+from mmcd.datasets.synthetic import write_synthetic_cdd
+
+CONFIG = osp.join(REPO, 'configs', 'lsnet',
+                  'lsnet_difffpn_1xb8-10e_synthetic-128x128.py')
+INFER = osp.join(REPO, 'tools', 'infer.py')
+
+needs_real_samples = pytest.mark.skipif(
+    not osp.isdir(REAL_SAMPLES), reason='real samples not available')
+
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def run(args, cwd, ok=True):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [HERE] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
+    result = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    if ok:
+        assert result.returncode == 0, output[-5000:]
+    else:
+        assert result.returncode != 0, output[-5000:]
+    return output
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """An LSNet checkpoint from tools/train.py (2 iterations on 32x32)."""
+    root = tmp_path_factory.mktemp('train')
+    data_root = str(root / 'toy')
+    write_synthetic_cdd(data_root, num_train=4, num_val=2, num_test=0,
+                        size=32, seed=3)
+    work_dir = str(root / 'work')
+    opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=5',
+            'default_hooks.checkpoint.interval=1',
+            'train_dataloader.batch_size=2']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.dataset.data_root={data_root}',
+                 f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False']
+    run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir',
+         work_dir, '--cfg-options'] + opts, cwd=str(root))
+    return root, osp.join(work_dir, 'epoch_1.pth')
+
+
+def test_train_checkpoint_carries_what_inference_needs(trained):
+    root, ckpt = trained
+    meta = torch.load(ckpt)['meta']
+    assert meta['change_threshold'] == 0.5
+    assert tuple(meta['dataset_meta']['classes']) == ('unchanged', 'changed')
+    assert 'SiameseEncoderDecoder' in meta['cfg']
+    # config + weights, or the weights alone (config stored inside)
+    for model in (CONFIG, None):
+        inf = ChangeInferencer(model, ckpt, device='cpu',
+                               show_progress=False)
+        assert inf.threshold == 0.5
+        assert inf.model.dataset_meta['classes'] == ('unchanged', 'changed')
+
+
+@needs_real_samples
+def test_real_pairs_through_the_cli(local_model, tmp_path):
+    config, ckpt = local_model
+    # all 14 real pairs (LEVIR-CD PNG, CDD JPEG, AirChange BMP) in one run
+    names = []
+    for d in ('A', 'B'):
+        (tmp_path / d).mkdir()
+    for dataset in ('LEVIR-CD', 'CDD', 'AirChange'):
+        for f in sorted(os.listdir(osp.join(REAL_SAMPLES, dataset, 'A'))):
+            names.append(osp.splitext(f)[0])
+            for d in ('A', 'B'):
+                os.symlink(osp.join(REAL_SAMPLES, dataset, d, f),
+                           tmp_path / d / f)
+    assert len(names) == 14
+    out = tmp_path / 'out'
+    run([INFER, config, ckpt, '--folders', str(tmp_path / 'A'),
+         str(tmp_path / 'B'), '--out', str(out), '--overlay', '--prob',
+         '--batch-size', '7', '--no-progress'], cwd=str(tmp_path))
+    for kind in ('mask', 'prob', 'overlay'):
+        assert sorted(osp.splitext(f)[0]
+                      for f in os.listdir(out / kind)) == sorted(names)
+    for name in names:
+        mask = np.array(Image.open(out / 'mask' / f'{name}.png'))
+        assert mask.shape == (256, 256) and set(np.unique(mask)) <= {0, 255}
+        assert np.array(Image.open(
+            out / 'overlay' / f'{name}.png')).shape == (256, 256, 3)
+
+    # one pair with its reference: CDD's 0/1 JPEG mask
+    cdd = osp.join(REAL_SAMPLES, 'CDD')
+    run([INFER, config, ckpt, '--pair', osp.join(cdd, 'A', '00000.jpg'),
+         osp.join(cdd, 'B', '00000.jpg'), '--out', str(tmp_path / 'cdd'),
+         '--overlay', '--reference', osp.join(cdd, 'label', '00000.jpg'),
+         '--label-encoding', '0-1', '--no-progress'], cwd=str(tmp_path))
+    assert os.listdir(tmp_path / 'cdd' / 'overlay') == ['00000.png']
+
+
+@needs_real_samples
+def test_real_scene_as_geotiff_through_the_cli(local_model, tmp_path):
+    rasterio = pytest.importorskip('rasterio')
+    from affine import Affine
+    config, ckpt = local_model
+    levir = osp.join(REAL_SAMPLES, 'LEVIR-CD')
+    transform = Affine(0.5, 0, 300000.0, 0, -0.5, 5000000.0)
+    scenes = []
+    for date in ('A', 'B'):
+        img = np.array(Image.open(
+            osp.join(levir, date, 'test_2_0000_0000.png')).convert('RGB'))
+        path = str(tmp_path / f'{date}.tif')
+        with rasterio.open(path, 'w', driver='GTiff', height=256, width=256,
+                           count=3, dtype='uint8', crs='EPSG:32650',
+                           transform=transform, compress='deflate') as ds:
+            ds.write(np.moveaxis(img, -1, 0))
+        scenes.append(path)
+    out = tmp_path / 'change.tif'
+    text = run([INFER, config, ckpt, '--scene', *scenes, '--out', str(out),
+                '--tile', '128', '--overlap', '32', '--prob', '--vector',
+                str(tmp_path / 'change.geojson'), '--no-progress'],
+               cwd=str(tmp_path))
+    assert '256x256 scene, 9 tiles' in text
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == 32650 and ds.transform == transform
+        assert ds.compression.value == 'DEFLATE'
+        assert set(np.unique(ds.read(1))) <= {0, 255}
+    assert (tmp_path / 'change_prob.tif').exists()
+    assert json.loads((tmp_path / 'change.geojson').read_text())[
+        'type'] == 'FeatureCollection'

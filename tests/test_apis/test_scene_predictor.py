@@ -1,0 +1,236 @@
+"""SceneChangePredictor: blending, tiled == whole, GeoTIFF in/out, nodata,
+mismatched scenes, polygons."""
+import json
+import sys
+
+import numpy as np
+import pytest
+from api_test_utils import make_pair, write_png
+from PIL import Image
+
+from mmcd.apis import SceneChangePredictor, blend_weights, tile_starts
+from mmcd.apis.scene_io import import_rasterio
+
+rasterio = pytest.importorskip('rasterio')
+from affine import Affine  # noqa: E402  (installed with rasterio)
+from rasterio.crs import CRS  # noqa: E402
+
+H, W = 100, 130
+TRANSFORM = Affine(0.5, 0, 500000.0, 0, -0.5, 4100000.0)
+
+
+def test_tile_starts_and_blend_weights_by_hand():
+    assert tile_starts(100, 64, 48) == ([0, 36], 64)
+    assert tile_starts(130, 64, 48) == ([0, 48, 66], 64)
+    assert tile_starts(50, 64, 48) == ([0], 50)
+    # overlap 16: 4 pixels of weight 0, then (d - 3) / 9 up to 1
+    w = blend_weights(64, True, True, 16)
+    np.testing.assert_allclose(w[:13], [0, 0, 0, 0] + [k / 9 for k in
+                                                       range(1, 10)])
+    np.testing.assert_allclose(w[::-1], w)
+    assert (w[12:52] == 1).all()
+    # two tiles overlapping by 16 cross-fade: weights sum to 1
+    first = blend_weights(64, False, True, 16)
+    second = blend_weights(64, True, False, 16)
+    np.testing.assert_allclose(first[48:] + second[:16], np.ones(16))
+    assert (first[:48] == 1).all() and (second[16:] == 1).all()
+    np.testing.assert_array_equal(blend_weights(8, True, True, 0),
+                                  np.ones(8))
+
+
+def inner_edge_band(size, tile, width=2):
+    """Pixels less than ``width`` from a tile edge inside the scene."""
+    band = np.zeros(size, bool)
+    starts, length = tile_starts(size, tile, tile)
+    for s in starts:
+        if s > 0:
+            band[s:s + width] = True
+        if s + length < size:
+            band[s + length - width:s + length] = True
+    return band
+
+
+@pytest.fixture(scope='module')
+def scene():
+    return make_pair(7, H, W)
+
+
+def test_tiled_equals_whole_image_and_no_seams(inferencer, scene):
+    a, b = scene
+    whole = inferencer((a, b))['probabilities'][0]
+    assert whole.max() - whole.min() > 0.05
+    predictor = SceneChangePredictor(inferencer, tile=64, overlap=16,
+                                     batch_size=3)
+    tiled, valid = predictor.predict_arrays(a, b)
+    assert valid.all()
+    # the model sees 2 pixels around; overlap // 4 = 4 pixels are dropped
+    # at inner tile edges: the blend equals the whole-image prediction
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+    # without overlap the same tiles leave seams at their inner edges...
+    hard, _ = SceneChangePredictor(inferencer, tile=64, overlap=0,
+                                   batch_size=3).predict_arrays(a, b)
+    diff = np.abs(hard - whole)
+    near_edge = (inner_edge_band(H, 64)[:, None]
+                 | inner_edge_band(W, 64)[None, :])
+    assert diff[near_edge].max() > 1e-3
+    # ...and nowhere else
+    np.testing.assert_allclose(hard[~near_edge], whole[~near_edge],
+                               atol=1e-5)
+
+
+def write_tif(path, img, crs='EPSG:32633', transform=TRANSFORM,
+              compress='lzw', nodata=None):
+    profile = dict(driver='GTiff', height=img.shape[0], width=img.shape[1],
+                   count=img.shape[2], dtype=img.dtype.name,
+                   transform=transform, tiled=True, blockxsize=32,
+                   blockysize=32, compress=compress, nodata=nodata)
+    if crs is not None:
+        profile['crs'] = crs
+    with rasterio.open(path, 'w', **profile) as ds:
+        ds.write(np.moveaxis(img, -1, 0))
+    return str(path)
+
+
+def test_geotiff_keeps_crs_transform_compression(inferencer, scene,
+                                                 tmp_path):
+    a, b = scene
+    pa = write_tif(tmp_path / 'a.tif', a)
+    pb = write_tif(tmp_path / 'b.tif', b)
+    out, prob_out = tmp_path / 'change.tif', tmp_path / 'prob.tif'
+    vector = tmp_path / 'change.geojson'
+    predictor = SceneChangePredictor(inferencer, tile=64, overlap=16)
+    res = predictor(pa, pb, str(out), prob_out=str(prob_out),
+                    vector_out=str(vector))
+    whole = inferencer((a, b))['probabilities'][0]
+    expected = (whole > 0.5).astype(np.uint8) * 255
+    with rasterio.open(out) as ds:
+        assert ds.crs == CRS.from_epsg(32633)
+        assert ds.transform == TRANSFORM
+        assert ds.compression.value == 'LZW'
+        assert ds.count == 1 and ds.dtypes[0] == 'uint8'
+        mask = ds.read(1)
+    np.testing.assert_array_equal(mask, expected)
+    with rasterio.open(prob_out) as ds:
+        assert ds.crs == CRS.from_epsg(32633)
+        np.testing.assert_allclose(ds.read(1), whole * 255, atol=0.51)
+    assert res['changed_pixels'] == int((expected > 0).sum()) > 0
+    assert res['valid_pixels'] == H * W
+
+    # polygons: in CRS coordinates, together exactly the changed pixels
+    fc = json.loads(vector.read_text())
+    assert fc['crs']['properties']['name'].endswith('EPSG::32633')
+    assert len(fc['features']) == res['polygons'] > 0
+    assert sum(f['properties']['area_px'] for f in fc['features']) == \
+        pytest.approx(res['changed_pixels'])
+    for f in fc['features']:
+        assert f['properties']['area'] == pytest.approx(
+            f['properties']['area_px'] * 0.25)
+        x, y = np.array(f['geometry']['coordinates'][0]).T
+        assert 500000 <= x.min() and x.max() <= 500000 + W * 0.5
+        assert 4100000 - H * 0.5 <= y.min() and y.max() <= 4100000
+    # minimum-area filter
+    areas = sorted(f['properties']['area_px'] for f in fc['features'])
+    min_area = areas[-1]
+    vector2 = tmp_path / 'big.geojson'
+    predictor(pa, pb, str(tmp_path / 'c2.tif'), vector_out=str(vector2),
+              min_area=min_area)
+    big = json.loads(vector2.read_text())['features']
+    assert len(big) == sum(a >= min_area for a in areas) >= 1
+
+    # existing outputs are refused, inputs never written
+    with pytest.raises(FileExistsError, match='change.tif'):
+        predictor(pa, pb, str(out))
+    with pytest.raises(ValueError, match='input scenes'):
+        predictor(pa, pb, pa, overwrite=True)
+
+
+def test_jpeg_compressed_input_gives_lossless_mask(inferencer, scene,
+                                                   tmp_path):
+    a, b = scene
+    pa = write_tif(tmp_path / 'a.tif', a, compress='jpeg')
+    pb = write_tif(tmp_path / 'b.tif', b, compress='jpeg')
+    SceneChangePredictor(inferencer, tile=64, overlap=16)(
+        pa, pb, str(tmp_path / 'c.tif'))
+    with rasterio.open(tmp_path / 'c.tif') as ds:
+        assert ds.compression.value == 'DEFLATE'
+        assert set(np.unique(ds.read(1))) <= {0, 255}
+
+
+@pytest.mark.parametrize('kind', ['crs', 'transform', 'size', 'bands',
+                                  'georef'])
+def test_mismatched_scenes_are_refused(inferencer, scene, tmp_path, kind):
+    a, b = scene
+    pa = write_tif(tmp_path / 'a.tif', a)
+    other = dict(
+        crs=dict(img=b, crs='EPSG:32634'),
+        transform=dict(img=b, transform=TRANSFORM * Affine.translation(1, 0)),
+        size=dict(img=b[:90]),
+        bands=dict(img=np.dstack([b, b[..., :1]])),
+        georef=dict(img=b, crs=None, transform=Affine.identity()))[kind]
+    pb = write_tif(tmp_path / 'b.tif', **other)
+    message = dict(crs='different CRS', transform='different geotransforms',
+                   size='differ in size', bands='bands',
+                   georef='different CRS')[kind]
+    predictor = SceneChangePredictor(inferencer, tile=64, overlap=16)
+    with pytest.raises(ValueError, match=message) as e:
+        predictor(pa, pb, str(tmp_path / 'c.tif'))
+    assert 'a.tif' in str(e.value) and 'b.tif' in str(e.value)
+    assert not (tmp_path / 'c.tif').exists()
+
+
+def test_nodata_is_masked_and_never_change(inferencer, scene, tmp_path):
+    a, b = scene
+    a, b = a.copy(), b.copy()
+    a[a == 0] = 1  # 0 is the nodata value: keep it out of the image data
+    b[b == 0] = 1
+    b[:, :40] = 0  # the left 40 columns of date B have no data
+    a[:, 100:] = 0  # the right 30 of date A
+    pa = write_tif(tmp_path / 'a.tif', a, nodata=0)
+    pb = write_tif(tmp_path / 'b.tif', b, nodata=0)
+    out = tmp_path / 'c.tif'
+    res = SceneChangePredictor(inferencer, tile=32, overlap=8)(
+        pa, pb, str(out))
+    valid = np.ones((H, W), bool)
+    valid[:, :40] = valid[:, 100:] = False
+    with rasterio.open(out) as ds:
+        np.testing.assert_array_equal(ds.dataset_mask() > 0, valid)
+        mask = ds.read(1)
+    assert (mask[~valid] == 0).all()
+    assert res['valid_pixels'] == valid.sum()
+    # 4 tile rows x the tile columns that hold some valid pixel
+    xs, _ = tile_starts(W, 32, 24)
+    all_nodata_cols = sum(x + 32 <= 40 or x >= 100 for x in xs)
+    assert res['tiles'] == 4 * (len(xs) - all_nodata_cols)
+
+
+def test_plain_png_scenes(inferencer, scene, tmp_path):
+    a, b = scene
+    pa, pb = write_png(tmp_path / 'a.png', a), write_png(tmp_path / 'b.png',
+                                                         b)
+    out = tmp_path / 'c.png'
+    vector = tmp_path / 'c.geojson'
+    res = SceneChangePredictor(inferencer, tile=64, overlap=16)(
+        pa, pb, str(out), vector_out=str(vector), min_area=2)
+    whole = inferencer((a, b))['probabilities'][0]
+    np.testing.assert_array_equal(np.array(Image.open(out)),
+                                  (whole > 0.5).astype(np.uint8) * 255)
+    fc = json.loads(vector.read_text())
+    assert 'crs' not in fc and len(fc['features']) == res['polygons']
+    assert all(f['properties']['area_px'] >= 2 for f in fc['features'])
+    # georeferenced scenes must stay GeoTIFF
+    ta, tb = write_tif(tmp_path / 'a.tif', a), write_tif(tmp_path / 'b.tif',
+                                                         b)
+    with pytest.raises(ValueError, match='GeoTIFF'):
+        SceneChangePredictor(inferencer, tile=64, overlap=16)(
+            ta, tb, str(tmp_path / 'd.png'))
+
+
+def test_bad_options_and_missing_rasterio(inferencer, monkeypatch):
+    with pytest.raises(ValueError, match='overlap'):
+        SceneChangePredictor(inferencer, tile=64, overlap=64)
+    with pytest.raises(ValueError, match='tile'):
+        SceneChangePredictor(inferencer, tile=0)
+    monkeypatch.setitem(sys.modules, 'rasterio', None)
+    with pytest.raises(ImportError, match='pip install rasterio'):
+        import_rasterio('reading the scene x.tif')
