@@ -158,3 +158,18 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
               cwd=str(tmp_path), env=env)
     for model in metafile_models():
         assert f'config id: {model["Name"]}' in out
+
+
+def test_every_metafile_parameter_count_is_the_inference_model():
+    """`Parameters` of every metafile entry (LSNet, DASNet, BiSeNetV2-CD) is
+    the full count of the inference model (auxiliary heads excluded)."""
+    init_default_scope('mmcd')
+    families = set()
+    for model in metafile_models():
+        cfg = Config.fromfile(str(REPO / model['Config']))
+        cfg.model.auxiliary_head = None
+        net = MODELS.build(cfg.model)
+        assert count_parameters(net, exclude=()) == \
+            model['Metadata']['Parameters'], model['Name']
+        families.add(model['In Collection'])
+    assert {'LSNet', 'DASNet', 'DASNet-V2', 'BiSeNetV2-CD'} <= families
