@@ -1,4 +1,5 @@
 """LSNet's denseFPN: SNUNet-style nested fusion of two dates."""
+from functools import partial
 from typing import Sequence, Tuple
 
 import torch
@@ -6,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmcd.registry import MODELS
-from ..utils import LSNET_INIT_CFG, ContextGuidedBlock
+from ..utils import LSNET_INIT_CFG, neck_cg_block
 from .diff_fpn import upsample_like
 
 
@@ -66,16 +67,9 @@ class DenseFPN(BaseModule):
         self.align_corners = align_corners
         c, f = in_channels, channels
 
-        def cg(in_ch, out_ch, level):
-            return ContextGuidedBlock(
-                in_ch,
-                out_ch,
-                dilation=dilations[level],
-                reduction=reductions[level],
-                skip_connect=False,
-                downsample=False,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg)
+        cg = partial(neck_cg_block, dilations=dilations,
+                     reductions=reductions, norm_cfg=norm_cfg,
+                     act_cfg=act_cfg)
 
         self.block0_1 = cg(2 * c[0] + 2 * c[1], f[0], 0)
         self.block1_1 = cg(2 * c[1] + 2 * c[2], f[1], 1)

@@ -1,4 +1,5 @@
 """LSNet's diffFPN change-feature neck (and its thin variant)."""
+from functools import partial
 from typing import Sequence, Tuple
 
 import torch
@@ -8,7 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmcd.registry import MODELS
-from ..utils import LSNET_INIT_CFG, ContextGuidedBlock
+from ..utils import LSNET_INIT_CFG, neck_cg_block
 
 
 def upsample_like(x: Tensor, target: Tensor,
@@ -88,16 +89,9 @@ class DiffFPN(BaseModule):
         self.align_corners = align_corners
         m = mid_channels
 
-        def cg(in_ch, out_ch, level):
-            return ContextGuidedBlock(
-                in_ch,
-                out_ch,
-                dilation=dilations[level],
-                reduction=reductions[level],
-                skip_connect=False,
-                downsample=False,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg)
+        cg = partial(neck_cg_block, dilations=dilations,
+                     reductions=reductions, norm_cfg=norm_cfg,
+                     act_cfg=act_cfg)
 
         self.lateral_blocks = nn.ModuleList(
             cg(2 * c, m * 2**i, i) for i, c in enumerate(in_channels))

@@ -1,5 +1,6 @@
 from .channel_attention import ChannelAttention
-from .context_guided_block import ContextGuidedBlock, GlobalContextExtractor
+from .context_guided_block import (ContextGuidedBlock, GlobalContextExtractor,
+                                   neck_cg_block)
 from .coordinate_attention import CoordinateAttention
 from .ensemble_channel_attention import EnsembleChannelAttention
 from .lsnet_init import LSNET_INIT_CFG
@@ -8,5 +9,5 @@ from .param_count import count_parameters
 __all__ = [
     'ChannelAttention', 'ContextGuidedBlock', 'GlobalContextExtractor',
     'CoordinateAttention', 'EnsembleChannelAttention', 'LSNET_INIT_CFG',
-    'count_parameters'
+    'count_parameters', 'neck_cg_block'
 ]

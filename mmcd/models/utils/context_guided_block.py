@@ -1,4 +1,6 @@
 """LSNet's Context Guided Block (a lighter variant of CGNet's block)."""
+from typing import Sequence
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
@@ -143,3 +145,20 @@ class ContextGuidedBlock(BaseModule):
         joint = self.act_joint(self.norm_joint(joint))
         out = self.global_context(joint)
         return x + out if self.skip_connect else out
+
+
+def neck_cg_block(in_channels: int, out_channels: int, level: int,
+                  dilations: Sequence[int], reductions: Sequence[int],
+                  norm_cfg: dict, act_cfg: dict) -> ContextGuidedBlock:
+    """The blocks of LSNet's necks (diffFPN, denseFPN): a single
+    non-residual, non-downsampling Context Guided Block with the surround
+    dilation and global-context reduction of pyramid ``level``."""
+    return ContextGuidedBlock(
+        in_channels,
+        out_channels,
+        dilation=dilations[level],
+        reduction=reductions[level],
+        skip_connect=False,
+        downsample=False,
+        norm_cfg=norm_cfg,
+        act_cfg=act_cfg)
