@@ -11,6 +11,8 @@ import pytest
 from mmengine.fileio import load
 from PIL import Image
 
+from cli_helpers import loader_options
+from cli_helpers import run_python as run_tool
 from mmcd.datasets.synthetic import write_synthetic_cdd
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -21,20 +23,9 @@ def tiny_options(data_root, max_epochs):
     opts = [f'train_cfg.max_epochs={max_epochs}', 'train_cfg.val_interval=1',
             'default_hooks.checkpoint.interval=1',
             'default_hooks.logger.interval=1']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={data_root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+    opts += loader_options(data_root)
     opts += ['train_dataloader.batch_size=2']
     return opts
-
-
-def run_tool(args, cwd):
-    result = subprocess.run([sys.executable] + args, cwd=cwd,
-                            capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
 
 
 @pytest.fixture(scope='module')

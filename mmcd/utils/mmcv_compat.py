@@ -15,7 +15,6 @@ import sys
 import types
 import warnings
 
-import torch
 import torch.nn.functional as F
 
 

@@ -4,13 +4,12 @@ local model of conftest.py, so that the CLI runs take seconds)."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from api_test_utils import REAL_SAMPLES, REPO
+from cli_helpers import loader_options, run_python
 from PIL import Image
 
 from mmcd.apis import ChangeInferencer
@@ -30,14 +29,7 @@ HERE = osp.dirname(osp.abspath(__file__))
 def run(args, cwd, ok=True):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [HERE] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
-    result = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    if ok:
-        assert result.returncode == 0, output[-5000:]
-    else:
-        assert result.returncode != 0, output[-5000:]
-    return output
+    return run_python(args, cwd, env, ok)
 
 
 @pytest.fixture(scope='module')
@@ -51,10 +43,7 @@ def trained(tmp_path_factory):
     opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=5',
             'default_hooks.checkpoint.interval=1',
             'train_dataloader.batch_size=2']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={data_root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+    opts += loader_options(data_root)
     run([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir',
          work_dir, '--cfg-options'] + opts, cwd=str(root))
     return root, osp.join(work_dir, 'epoch_1.pth')

@@ -3,8 +3,6 @@ heads (training only), configs end to end."""
 import glob
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,6 +14,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 import mmcd  # noqa: F401
+from cli_helpers import loader_options, run_python
 from mmcd.datasets.synthetic import write_synthetic_cdd
 from mmcd.models import BGAHead, BiSeNetV2Branches
 from mmcd.models.utils import count_parameters
@@ -284,12 +283,7 @@ def test_bga_head_names_wrong_inputs():
 
 
 def run_tool(args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    result = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
+    return run_python(args, cwd, env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
 def tiny_options(data_root):
@@ -297,10 +291,7 @@ def tiny_options(data_root):
             'default_hooks.checkpoint.interval=2',
             'default_hooks.logger.interval=1',
             'train_dataloader.batch_size=2']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={data_root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+    opts += loader_options(data_root)
     return opts
 
 

@@ -5,17 +5,16 @@ import csv
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from cli_helpers import LOADERS, loader_options
+from cli_helpers import run_python as run_tool
 from mmcd.datasets.synthetic import write_synthetic_cdd
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'dasnet', '*.py')))
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 # every config but the first runs with a slimmer network (ResNet-18 and
@@ -47,23 +46,13 @@ def tiny_options(config, data_root, keep_checkpoint=False):
         opts += ['default_hooks.checkpoint.interval=-1',
                  'default_hooks.checkpoint.save_last=False',
                  'default_hooks.checkpoint.save_best=None']
+    opts += loader_options(data_root)
     for loader, split in zip(LOADERS, ('train', 'val', 'test')):
-        opts += [f'{loader}.dataset.data_root={data_root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
         if 'levircd' in config:  # the synthetic pairs are in CDD's layout
             opts += [f'{loader}.dataset.img_suffix=.jpg',
                      f'{loader}.dataset.seg_map_suffix=.jpg',
                      f'{loader}.dataset.data_prefix.seg_map_path={split}/OUT']
     return opts
-
-
-def run_tool(args, cwd):
-    result = subprocess.run([sys.executable] + args, cwd=cwd,
-                            capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
 
 
 @pytest.fixture(scope='module')

@@ -3,8 +3,6 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from mmengine.fileio import load
 from mmengine.registry import init_default_scope
 
 import mmcd
+from cli_helpers import loader_options, run_python
 from mmcd.datasets.synthetic import write_synthetic_cdd
 from mmcd.models.utils import count_parameters
 from mmcd.registry import MODELS
@@ -103,19 +102,8 @@ def test_metafile_parameter_counts_are_the_models():
 def tiny_options(data_root):
     opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
             'train_dataloader.batch_size=2']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={data_root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+    opts += loader_options(data_root)
     return opts
-
-
-def run(args, cwd, env):
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
 
 
 def test_mim_train_test_search_with_a_regular_install(tmp_path):
@@ -124,7 +112,7 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
     editable install has no files there (see the README)."""
     pytest.importorskip('mim')
     target = tmp_path / 'site'
-    run([sys.executable, '-m', 'pip', 'install', '--no-deps',
+    run_python(['-m', 'pip', 'install', '--no-deps',
          '--no-build-isolation', '--quiet', '--target', str(target),
          str(REPO)], cwd=str(tmp_path), env=None)
     tools = target / 'mmcd' / '.mim' / 'tools'
@@ -136,7 +124,7 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
                         size=32, seed=4)
     env = dict(os.environ, PYTHONPATH=str(target), OMP_NUM_THREADS='1')
     config = 'lsnet_difffpn_1xb8-10e_synthetic-128x128.py'  # found by name
-    out = run([sys.executable, '-m', 'mim', 'train', 'mmcd', config,
+    out = run_python(['-m', 'mim', 'train', 'mmcd', config,
                '--work-dir', 'work', '--cfg-options'] +
               tiny_options(data_root), cwd=str(tmp_path), env=env)
     assert f'{tools / "train.py"} ' in out
@@ -144,7 +132,7 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
     ckpt = tmp_path / 'work' / 'epoch_1.pth'
     assert ckpt.is_file()
 
-    out = run([sys.executable, '-m', 'mim', 'test', 'mmcd', config,
+    out = run_python(['-m', 'mim', 'test', 'mmcd', config,
                '--checkpoint', str(ckpt), '--work-dir', 'test_work',
                '--cfg-options'] + tiny_options(data_root),
               cwd=str(tmp_path), env=env)
@@ -154,7 +142,7 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
     with open(metrics[0]) as f:
         assert {'Precision', 'Recall', 'F1', 'OA'} <= set(json.load(f))
 
-    out = run([sys.executable, '-m', 'mim', 'search', 'mmcd'],
+    out = run_python(['-m', 'mim', 'search', 'mmcd'],
               cwd=str(tmp_path), env=env)
     for model in metafile_models():
         assert f'config id: {model["Name"]}' in out
