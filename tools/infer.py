@@ -60,6 +60,10 @@ def parse_args(argv=None):
                         help='--scene: tile size in pixels')
     parser.add_argument('--overlap', type=int, default=64,
                         help='--scene: overlap of neighbouring tiles')
+    parser.add_argument('--stripe-width', type=int, default=8192,
+                        help='--scene: width of the column stripes the scene '
+                        'is processed in; memory grows with it, not with the '
+                        'scene (about 8 bytes x tile x stripe width)')
     parser.add_argument('--vector', help='--scene: also write the changed '
                         'areas as GeoJSON polygons to this file')
     parser.add_argument('--min-area', type=float, default=0,
@@ -118,7 +122,8 @@ def main(argv=None):
             prob_out = f'{stem}_prob{ext}'
         predictor = SceneChangePredictor(
             inferencer, tile=args.tile, overlap=args.overlap,
-            batch_size=args.batch_size, bands=args.bands, nodata=args.nodata)
+            batch_size=args.batch_size, bands=args.bands, nodata=args.nodata,
+            stripe_width=args.stripe_width)
         res = predictor(*args.scene, args.out, prob_out=prob_out,
                         vector_out=args.vector, min_area=args.min_area,
                         overwrite=args.overwrite)

@@ -194,22 +194,25 @@ def check_same_grid(a, b) -> None:
             '-te/-tr)')
 
 
-def scene_gdal_env(cache_mb: int = 64):
-    """GDAL settings for a scene: a bounded block cache (GDAL's default is 5%
-    of RAM, which would grow with the scene) and nodata masks inside the
+def scene_gdal_env(cache_mb: int = 16):
+    """GDAL settings for a scene: a small block cache (GDAL's default is 5%
+    of RAM, which would grow with the scene; output blocks are written
+    whole, so the cache only saves re-reading input blocks) and nodata masks inside the
     GeoTIFF (no ``.msk`` side file)."""
     rasterio = import_rasterio('reading and writing GeoTIFF scenes')
     return rasterio.Env(GDAL_CACHEMAX=cache_mb, GDAL_TIFF_INTERNAL_MASK=True)
 
 
 class RasterSceneWriter:
-    """Write strips of a single-band uint8 raster through rasterio.
+    """Write blocks of a single-band uint8 raster through rasterio.
 
-    The profile (CRS, transform, compression, tiling) is the reference
-    scene's; a lossy compression is replaced by deflate, so that 0/255 and
-    probability values are stored exactly. Invalid (nodata) pixels go into
-    the GeoTIFF's mask when ``with_mask`` (internal to the file when written
-    under :func:`scene_gdal_env`).
+    The CRS, transform and compression are the reference scene's; a lossy
+    compression is replaced by deflate, so that 0/255 and probability values
+    are stored exactly. The file is tiled (the reference's blocks if it is
+    tiled, else 512 x 512) and written one whole row of blocks of a stripe
+    at a time, so no compressed block is ever rewritten. Invalid (nodata)
+    pixels go into the GeoTIFF's mask when ``with_mask`` (internal to the
+    file when written under :func:`scene_gdal_env`).
 
     Args:
         path (str): Output file.
@@ -221,12 +224,15 @@ class RasterSceneWriter:
         rasterio = import_rasterio(f'writing {path}')
         profile = dict(driver='GTiff', height=reference.height,
                        width=reference.width, count=1, dtype='uint8',
-                       BIGTIFF='IF_SAFER')
+                       BIGTIFF='IF_SAFER', tiled=True, blockxsize=512,
+                       blockysize=512)
         if isinstance(reference, RasterSceneReader):
             src = reference.ds.profile
             profile.update(crs=src.get('crs'), transform=src.get('transform'))
-            for key in ('compress', 'tiled', 'blockxsize', 'blockysize',
-                        'predictor', 'zlevel'):
+            keys = ['compress', 'predictor', 'zlevel']
+            if src.get('tiled'):
+                keys += ['blockxsize', 'blockysize']
+            for key in keys:
                 if src.get(key) is not None:
                     profile[key] = src[key]
             if str(profile.get('compress', '')).lower() in \
@@ -235,17 +241,50 @@ class RasterSceneWriter:
             if profile.get('predictor') not in (None, 1, 2):
                 profile.pop('predictor')  # floating-point predictor
         self.ds = rasterio.open(path, 'w', **profile)
+        self.block_height, self.block_width = self.ds.block_shapes[0]
         self.with_mask = with_mask
         self.path = path
+        self._pending = []  # rows of the current stripe not yet written
+        self._pending_x0 = self._pending_y0 = 0
 
-    def write(self, y0: int, values: np.ndarray, valid: np.ndarray) -> None:
+    def write(self, x0: int, y0: int, values: np.ndarray,
+              valid: np.ndarray) -> None:
+        """Write ``values`` (and ``valid`` into the mask) at ``(x0, y0)``.
+
+        Stripes (column ranges) come one after the other, each from its top
+        row down; rows are held back until a whole row of blocks is there.
+        """
+        if self._pending and x0 != self._pending_x0:  # a new stripe
+            self._flush(self._pending_y0 +
+                        sum(len(v) for v, _ in self._pending))
+        if not self._pending:
+            self._pending_x0, self._pending_y0 = x0, y0
+        self._pending.append((values, valid))
+        end = y0 + values.shape[0]
+        self._flush(end if end == self.ds.height else
+                    end - end % self.block_height)
+
+    def _flush(self, until: int) -> None:
+        """Write the pending rows above row ``until``."""
         from rasterio.windows import Window as RioWindow
-        window = RioWindow(0, y0, values.shape[1], values.shape[0])
-        self.ds.write(values[None], window=window)
+        rows = until - self._pending_y0
+        if rows <= 0 or not self._pending:
+            return
+        values = np.concatenate([v for v, _ in self._pending])
+        valid = np.concatenate([m for _, m in self._pending])
+        window = RioWindow(self._pending_x0, self._pending_y0,
+                           values.shape[1], rows)
+        self.ds.write(values[None, :rows], window=window)
         if self.with_mask:
-            self.ds.write_mask(valid.astype(np.uint8) * 255, window=window)
+            self.ds.write_mask(valid[:rows].astype(np.uint8) * 255,
+                               window=window)
+        self._pending = [(values[rows:], valid[rows:])] \
+            if rows < len(values) else []
+        self._pending_y0 = until
 
     def close(self) -> None:
+        if self._pending:
+            self._flush(self.ds.height)
         self.ds.close()
 
 
@@ -259,15 +298,20 @@ class ImageSceneWriter:
         with_mask (bool): Save nodata as transparent. Defaults to False.
     """
 
+    block_width = 1
+
     def __init__(self, path: str, reference, with_mask: bool = False) -> None:
         self.path, self.with_mask = path, with_mask
         self.values = np.zeros((reference.height, reference.width), np.uint8)
         self.alpha = np.zeros_like(self.values) if with_mask else None
 
-    def write(self, y0: int, values: np.ndarray, valid: np.ndarray) -> None:
-        self.values[y0:y0 + values.shape[0]] = values
+    def write(self, x0: int, y0: int, values: np.ndarray,
+              valid: np.ndarray) -> None:
+        rows = slice(y0, y0 + values.shape[0])
+        cols = slice(x0, x0 + values.shape[1])
+        self.values[rows, cols] = values
         if self.with_mask:
-            self.alpha[y0:y0 + values.shape[0]] = valid * np.uint8(255)
+            self.alpha[rows, cols] = valid * np.uint8(255)
 
     def close(self) -> None:
         if self.with_mask:

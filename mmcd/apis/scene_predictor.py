@@ -1,8 +1,9 @@
 """Change detection on whole scenes by blended sliding windows."""
 import contextlib
+import functools
 import os
 import os.path as osp
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from rich.progress import track
@@ -69,16 +70,19 @@ class SceneChangePredictor:
     ``overlap`` pixels, read window by window; each batch of tiles goes
     through the inferencer's normal inference (pipeline, data preprocessor,
     ``model.test_step``) and the tiles' P(changed) are blended by a weighted
-    average (:func:`blend_weights`), so there are no seams. Rows of the
-    result are written as soon as no later tile touches them: memory holds
-    the tile batch plus one band of ``tile`` rows x scene width (8 bytes per
-    pixel: 40 MB for a 10,000-pixel-wide scene with 512 tiles), whatever
-    the scene's height. GeoTIFFs are read and written through rasterio by
-    windows (a scene larger than memory works); PNG/JPG/BMP scenes are
-    decoded whole.
+    average (:func:`blend_weights`), so there are no seams. The scene is
+    processed in column stripes of ``stripe_width`` pixels, row of tiles by
+    row of tiles, and each block of the result is written as soon as no
+    later tile touches it: memory holds the tile batch plus one band of
+    ``tile`` rows x stripe width (8 bytes per pixel: 37 MB with the
+    defaults), whatever the scene's size. Tiles across a stripe border run
+    in both stripes (about 1 tile column in ``stripe_width / (tile -
+    overlap)`` extra, only on scenes wider than a stripe). GeoTIFFs are read
+    and written through rasterio by windows (a scene larger than memory
+    works); PNG/JPG/BMP scenes are decoded whole.
 
     The output is a 0/255 uint8 change mask with the input's CRS, transform
-    and (lossless) compression; pixels that are nodata in either date (the
+    and (lossless) compression, as a tiled GeoTIFF; pixels that are nodata in either date (the
     file's nodata value, mask or alpha, or ``nodata``) are masked in the
     GeoTIFF (its internal mask; transparent in a PNG) and never reported as
     change. Tiles holding only nodata are skipped.
@@ -94,6 +98,9 @@ class SceneChangePredictor:
             in the model's channel order. Defaults to None (all).
         nodata (float, optional): A value marking nodata in every band, in
             addition to what the files declare. Defaults to None.
+        stripe_width (int): Width of the column stripes in pixels (rounded
+            down to a multiple of the output's block width); bounds memory
+            whatever the scene's width. Defaults to 8192.
     """
 
     def __init__(self,
@@ -102,7 +109,8 @@ class SceneChangePredictor:
                  overlap: int = 64,
                  batch_size: int = 4,
                  bands: Optional[Sequence[int]] = None,
-                 nodata: Optional[float] = None) -> None:
+                 nodata: Optional[float] = None,
+                 stripe_width: int = 8192) -> None:
         if not isinstance(tile, int) or tile < 1:
             raise ValueError(f'tile must be a positive int; got {tile!r}')
         if not isinstance(overlap, int) or not 0 <= overlap < tile:
@@ -110,34 +118,89 @@ class SceneChangePredictor:
                              f'got {overlap!r}')
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1; got {batch_size}')
+        if not isinstance(stripe_width, int) or stripe_width < tile:
+            raise ValueError(f'stripe_width must be an int >= tile={tile}; '
+                             f'got {stripe_width!r}')
         self.inferencer = inferencer
         self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
         self.bands, self.nodata = bands, nodata
+        self.stripe_width = stripe_width
 
     # -- core ----------------------------------------------------------------
+    def _stripe_step(self, block_width: int) -> int:
+        """Stripe width: ``stripe_width`` down to a multiple of the block."""
+        return max(block_width,
+                   self.stripe_width // block_width * block_width)
+
+    def _stripes(self, width: int, xs: List[int], weights_x: Callable,
+                 block_width: int) -> Iterator[Tuple[int, int, List[int]]]:
+        """Column stripes ``(x0, x1, tile columns)`` of the scene.
+
+        Stripe borders fall on multiples of ``block_width`` (the output's
+        block width, so every output block is written once); a stripe runs
+        the tile columns with a non-zero blending weight inside it, so tiles
+        across a border run in both stripes.
+        """
+        step = self._stripe_step(block_width)
+        for x0 in range(0, width, step):
+            x1 = min(x0 + step, width)
+            cols = []
+            for c, x in enumerate(xs):
+                nonzero = np.flatnonzero(weights_x(x))
+                if x + nonzero[0] < x1 and x + nonzero[-1] >= x0:
+                    cols.append(c)
+            yield x0, x1, cols
+
     def _predict(self, reader_a, reader_b,
-                 emit: Callable[[int, np.ndarray, np.ndarray], None]) -> int:
-        """Blend the tiles' P(changed) and ``emit(y0, prob, valid)`` each
-        finished strip of rows; return the number of tiles run."""
+                 emit: Callable[[int, int, np.ndarray, np.ndarray], None],
+                 block_width: int = 1) -> int:
+        """Blend the tiles' P(changed) and ``emit(x0, y0, prob, valid)`` each
+        finished block of pixels; return the number of tiles run.
+
+        The scene is processed in column stripes (:meth:`_stripes`), each
+        row of tiles by row of tiles; memory holds the tile batch and one
+        band of ``tile`` rows x stripe width, whatever the scene's size.
+        """
         height, width = reader_a.height, reader_a.width
         stride = self.tile - self.overlap
         ys, tile_h = tile_starts(height, self.tile, stride)
         xs, tile_w = tile_starts(width, self.tile, stride)
-        wx = [blend_weights(tile_w, x > 0, x + tile_w < width, self.overlap)
-              for x in xs]
-        prob_sum = np.zeros((tile_h, width), np.float32)
-        weight_sum = np.zeros((tile_h, width), np.float32)
-        rows = range(len(ys))
+
+        @functools.lru_cache(maxsize=None)
+        def weights(length, interior_start, interior_end):
+            return blend_weights(length, interior_start, interior_end,
+                                 self.overlap)
+
+        def weights_x(x):
+            return weights(tile_w, x > 0, x + tile_w < width)
+
+        stripes = self._stripes(width, xs, weights_x, block_width)
+        steps = ((stripe, r) for stripe in stripes for r in range(len(ys)))
         if self.inferencer.show_progress:
-            rows = track(rows, description=f'Scene ({len(ys)} tile rows)')
+            n_stripes = -(-width // self._stripe_step(block_width))
+            steps = track(steps, total=n_stripes * len(ys),
+                          description=f'Scene ({len(ys)} tile rows x '
+                          f'{n_stripes} stripes)')
+        # one band for all stripes: a stripe's tiles reach at most a tile
+        # beyond it on either side
+        band_shape = (tile_h,
+                      min(width, self._stripe_step(block_width) + 2 * tile_w))
+        prob_band = np.empty(band_shape, np.float32)
+        weight_band = np.empty(band_shape, np.float32)
         tiles_run = 0
-        for r in rows:
+        for (x0, x1, cols), r in steps:
+            band_x0 = xs[cols[0]]
+            if r == 0:  # a new stripe
+                band_w = xs[cols[-1]] + tile_w - band_x0
+                prob_sum = prob_band[:, :band_w]
+                weight_sum = weight_band[:, :band_w]
+                prob_sum[:] = 0
+                weight_sum[:] = 0
             y = ys[r]
-            wy = blend_weights(tile_h, y > 0, y + tile_h < height,
-                               self.overlap)
-            for start in range(0, len(xs), self.batch_size):
+            wy = weights(tile_h, y > 0, y + tile_h < height)
+            for start in range(0, len(cols), self.batch_size):
                 batch = []
-                for c in range(start, min(start + self.batch_size, len(xs))):
+                for c in cols[start:start + self.batch_size]:
                     window = (xs[c], y, tile_w, tile_h)
                     a, b = reader_a.read(window), reader_b.read(window)
                     if not (reader_a.valid(window, a)
@@ -150,17 +213,18 @@ class SceneChangePredictor:
                     [(a, b) for _, a, b in batch], len(batch))
                 tiles_run += len(batch)
                 for (c, _, _), prob in zip(batch, probs):
-                    w = wy[:, None] * wx[c][None, :]
-                    cols = slice(xs[c], xs[c] + tile_w)
-                    prob_sum[:, cols] += prob * w
-                    weight_sum[:, cols] += w
+                    w = wy[:, None] * weights_x(xs[c])[None, :]
+                    span = slice(xs[c] - band_x0, xs[c] - band_x0 + tile_w)
+                    prob_sum[:, span] += prob * w
+                    weight_sum[:, span] += w
             done = (ys[r + 1] if r + 1 < len(ys) else height) - y
-            window = (0, y, width, done)
+            window = (x0, y, x1 - x0, done)
             valid = reader_a.valid(window) & reader_b.valid(window)
-            total = weight_sum[:done]
-            prob = np.divide(prob_sum[:done], total,
+            span = slice(x0 - band_x0, x1 - band_x0)
+            total = weight_sum[:done, span]
+            prob = np.divide(prob_sum[:done, span], total,
                              out=np.zeros_like(total), where=total > 0)
-            emit(y, prob, valid)
+            emit(x0, y, prob, valid)
             # slide the band down to the next tile row
             prob_sum[:tile_h - done] = prob_sum[done:]
             prob_sum[tile_h - done:] = 0
@@ -208,9 +272,9 @@ class SceneChangePredictor:
         prob = np.zeros((reader_a.height, reader_a.width), np.float32)
         valid = np.zeros(prob.shape, bool)
 
-        def emit(y0, p, v):
-            prob[y0:y0 + len(p)] = p
-            valid[y0:y0 + len(v)] = v
+        def emit(x0, y0, p, v):
+            prob[y0:y0 + p.shape[0], x0:x0 + p.shape[1]] = p
+            valid[y0:y0 + v.shape[0], x0:x0 + v.shape[1]] = v
 
         self._predict(reader_a, reader_b, emit)
         return prob, valid
@@ -270,21 +334,23 @@ class SceneChangePredictor:
         stats = dict(changed_pixels=0, valid_pixels=0)
         threshold = self.inferencer.threshold
 
-        def emit(y0, prob, valid):
+        def emit(x0, y0, prob, valid):
             changed = valid & (prob > threshold)
             stats['changed_pixels'] += int(changed.sum())
             stats['valid_pixels'] += int(valid.sum())
-            writers[0].write(y0, changed * np.uint8(255), valid)
+            writers[0].write(x0, y0, changed * np.uint8(255), valid)
             if prob_out:
-                writers[1].write(y0, np.where(valid, np.rint(prob * 255),
-                                              0).astype(np.uint8), valid)
+                prob = np.rint(prob * 255).astype(np.uint8)
+                prob[~valid] = 0
+                writers[1].write(x0, y0, prob, valid)
 
         try:
             writers.append(open_scene_writer(out, reader_a, with_mask))
             if prob_out:
                 writers.append(open_scene_writer(prob_out, reader_a,
                                                  with_mask))
-            tiles = self._predict(reader_a, reader_b, emit)
+            tiles = self._predict(reader_a, reader_b, emit,
+                                  writers[0].block_width)
             for w in writers:
                 w.close()
         except BaseException:

@@ -118,7 +118,8 @@ def test_real_scene_as_geotiff_through_the_cli(local_model, tmp_path):
         scenes.append(path)
     out = tmp_path / 'change.tif'
     text = run([INFER, config, ckpt, '--scene', *scenes, '--out', str(out),
-                '--tile', '128', '--overlap', '32', '--prob', '--vector',
+                '--tile', '128', '--overlap', '32', '--stripe-width', '128',
+                '--prob', '--vector',
                 str(tmp_path / 'change.geojson'), '--no-progress'],
                cwd=str(tmp_path))
     assert '256x256 scene, 9 tiles' in text

@@ -234,3 +234,80 @@ def test_bad_options_and_missing_rasterio(inferencer, monkeypatch):
     monkeypatch.setitem(sys.modules, 'rasterio', None)
     with pytest.raises(ImportError, match='pip install rasterio'):
         import_rasterio('reading the scene x.tif')
+
+
+def test_column_stripes_give_the_same_scene(inferencer, scene, tmp_path):
+    """Stripes (tiles across their borders run twice) change nothing: the
+    blend, the mask, the nodata mask and the probabilities are those of one
+    stripe over the whole width, and the output GeoTIFF is tiled."""
+    a, b = scene
+    whole = inferencer((a, b))['probabilities'][0]
+    one = SceneChangePredictor(inferencer, tile=32, overlap=8)
+    striped = SceneChangePredictor(inferencer, tile=32, overlap=8,
+                                   stripe_width=40)
+    prob, valid = striped.predict_arrays(a, b)
+    assert valid.all()
+    np.testing.assert_allclose(prob, whole, atol=1e-5)
+
+    a, b = a.copy(), b.copy()
+    a[a == 0] = 1
+    b[b == 0] = 1
+    b[10:50, :45] = 0  # nodata across a stripe border
+    pa = write_tif(tmp_path / 'a.tif', a, nodata=0)
+    pb = write_tif(tmp_path / 'b.tif', b, nodata=0)
+    results = {}
+    for name, predictor in (('one', one), ('striped', striped)):
+        res = predictor(pa, pb, str(tmp_path / f'{name}.tif'),
+                        prob_out=str(tmp_path / f'{name}_prob.tif'))
+        with rasterio.open(tmp_path / f'{name}.tif') as ds, \
+                rasterio.open(tmp_path / f'{name}_prob.tif') as ds_prob:
+            assert ds.profile['tiled'] and ds.block_shapes[0] == (32, 32)
+            results[name] = (res, ds.read(1), ds.dataset_mask(),
+                             ds_prob.read(1))
+    (res_one, *arrays_one), (res_striped, *arrays_striped) = \
+        results['one'], results['striped']
+    for x, y in zip(arrays_one, arrays_striped):
+        np.testing.assert_array_equal(x, y)
+    assert not arrays_one[1][10:50, :45].any()
+    assert res_one['changed_pixels'] == res_striped['changed_pixels'] > 0
+    # stripes of 32 columns (40 rounded down to the 32-pixel blocks): the
+    # tiles across each of the 4 borders run twice
+    assert res_striped['tiles'] > res_one['tiles']
+
+    # an untiled input gives a tiled output
+    pc = tmp_path / 'strips.tif'
+    with rasterio.open(pa) as src:
+        profile = dict(src.profile, tiled=False)
+        profile.pop('blockxsize'), profile.pop('blockysize')
+        with rasterio.open(pc, 'w', **profile) as dst:
+            dst.write(src.read())
+    one(str(pc), pb, str(tmp_path / 'from_strips.tif'))
+    with rasterio.open(tmp_path / 'from_strips.tif') as ds:
+        assert ds.profile['tiled'] and ds.block_shapes[0] == (512, 512)
+        np.testing.assert_array_equal(ds.read(1), arrays_one[0])
+
+
+def test_memory_does_not_grow_with_the_scene(inferencer):
+    """What the predictor allocates (numpy arrays, traced) stays the same
+    for a scene 4 times as wide and twice as high: it is bounded by the tile
+    batch and one band of tile rows x stripe width."""
+    import tracemalloc
+
+    from mmcd.apis.scene_io import ArraySceneReader
+
+    def peak(height, width):
+        img = np.random.default_rng(0).integers(0, 256, (height, width, 3),
+                                                dtype=np.uint8)
+        reader = ArraySceneReader(img, 'scene')
+        predictor = SceneChangePredictor(inferencer, tile=32, overlap=8,
+                                         stripe_width=64)
+        tracemalloc.start()
+        try:
+            predictor._predict(reader, reader, lambda *args: None)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(96, 256)  # first-call allocations of the model and pipeline
+    small, large = peak(96, 256), peak(192, 1024)
+    assert large < 1.3 * small, (small, large)
