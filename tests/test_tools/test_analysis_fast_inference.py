@@ -11,8 +11,8 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.fileio import load
 
-from mmcd.apis.fast_inference import (ChangeLogits, is_fast_model,
-                                      prepare_fast_model)
+from mmcd.apis.fast_inference import (ChangeLogits, export_onnx,
+                                      is_fast_model, prepare_fast_model)
 from mmcd.datasets.synthetic import write_synthetic_cdd
 from tool_test_utils import (LSNET, REPO, build_lsnet, run_tool,
                              save_checkpoint)
@@ -53,6 +53,34 @@ def test_fast_predict_equals_eager(models, mode):
     del fast.encode_decode  # back to eager
     assert not is_fast_model(fast)
     prepare_fast_model(fast)
+
+
+def test_export_writes_prelu_as_relu_mix_and_keeps_modes(tmp_path):
+    """PReLU is exported as relu(x) * (1 - a) + x * a, exact for slopes of
+    any sign and size; nn.PReLU is restored, and every module keeps its
+    train/eval mode (the tracing wrapper's mode used to leak into it)."""
+    onnx = pytest.importorskip('onnx')
+    model = build_lsnet().eval()
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) * 3
+                               - 1)  # in [-1, 2)
+    forward = torch.nn.PReLU.forward
+    path = export_onnx(ChangeLogits(model), [torch.zeros(1, 6, 32, 32)],
+                       str(tmp_path / 'm.onnx'), ['inputs'], ['logits'])
+    assert torch.nn.PReLU.forward is forward
+    assert not any(m.training for m in model.modules())
+    ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert 'PRelu' not in ops and 'Relu' in ops
+    fast = prepare_fast_model(copy.deepcopy(model))
+    x = torch.rand((2, 6, 48, 40), generator=gen) * 255
+    with torch.inference_mode():
+        expected = ChangeLogits(model)(x)
+        got = fast.fast_logits(x)
+    assert (got - expected).abs().max() < 1e-4 * max(
+        1, expected.abs().max())
 
 
 def test_unsupported_model_is_reported(models):

@@ -4,13 +4,17 @@
         [--batch-size 1 8] [--shape 256] [--repeats 20] [--threads N]
 
 For each batch size the network (backbone, neck, decode head: what
-``tools/test.py`` runs per batch, without data loading and preprocessing) is
-timed on random 0..255 pairs, eager PyTorch (``torch.inference_mode``) and
-the fast path (:func:`mmcd.apis.fast_inference.prepare_fast_model`, ONNX
-Runtime) **interleaved in one run**, so both see the same machine load. It
-prints latency median and p90, pairs per second (batch / median latency),
-the fast/eager ratio, the largest logit difference, the threads used and
-peak memory. On a GPU (``--device cuda``) it times the eager model only (the
+``tools/test.py`` runs per batch, without data loading) is timed on
+synthetic image pairs (:func:`mmcd.datasets.synthetic.make_synthetic_pair`, through
+the model's data preprocessor), eager PyTorch (``torch.inference_mode``)
+and the fast path (:func:`mmcd.apis.fast_inference.prepare_fast_model`,
+ONNX Runtime) **alternating in blocks of runs in one process**, so both see
+the same machine load (the first run of each block is not timed: each
+runtime's idle threads spin a little after a run). It prints latency median
+and p90, pairs per second (batch / median latency), the fast/eager ratio,
+the largest logit difference, the threads used and peak memory. Give the
+trained checkpoint: trained weights behave differently from a random
+initialisation (subnormal floats, logit magnitudes). On a GPU (``--device cuda``) it times the eager model only (the
 fast path is for CPUs) and reports ``torch.cuda.max_memory_allocated``.
 """
 import argparse
@@ -27,9 +31,11 @@ import torch
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
+from mmseg.structures import SegDataSample
 
 from mmcd.apis.fast_inference import (ChangeLogits, pair_channels,
                                       prepare_fast_model)
+from mmcd.datasets.synthetic import make_synthetic_pair
 
 
 def parse_args():
@@ -81,13 +87,32 @@ def summary(name, times, batch):
             f'{p90 * 1e3:9.1f} ms   {batch / median:8.2f} pairs/s')
 
 
-def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None):
+def benchmark_inputs(model, batch, shape):
+    """A preprocessed batch of synthetic pairs (as ``tools/test.py`` feeds
+    the network), ``(batch, 2C, H, W)``."""
+    rng = np.random.default_rng(batch)
+    side = max(shape)
+    channels = pair_channels(model) // 2
+    pairs = []
+    for _ in range(batch):
+        img_a, img_b, _ = make_synthetic_pair(rng, side)
+        pair = np.concatenate([img_a, img_b], 2)[:shape[0], :shape[1]]
+        if channels != 3:  # not RGB: repeat or cut the channels
+            pair = np.concatenate([np.resize(img, (*shape, channels))
+                                   for img in (pair[..., :3], pair[..., 3:])],
+                                  2)
+        pairs.append(torch.from_numpy(pair).permute(2, 0, 1).contiguous())
+    samples = [SegDataSample() for _ in pairs]
+    with torch.no_grad():
+        return model.data_preprocessor(
+            dict(inputs=pairs, data_samples=samples), False)['inputs']
+
+
+def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None,
+              block=5):
     """Time eager (and fast) on one batch size; returns the printed lines
     and the figures."""
-    gen = torch.Generator().manual_seed(batch)
-    x = torch.rand((batch, pair_channels(model), *shape),
-                   generator=gen) * 255
-    x = x.to(device)
+    x = benchmark_inputs(model, batch, shape).to(device)
     sync = torch.cuda.synchronize if device.startswith('cuda') else (
         lambda: None)
     modes = [('eager', ChangeLogits(model))]
@@ -98,11 +123,15 @@ def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None):
     times = {name: [] for name, _ in modes}
     outs = {}
     with torch.inference_mode():
-        for i in range(warmup + repeats):
-            for name, fn in modes:  # interleaved: same load for both
-                t, outs[name] = timed(fn, x, sync)
-                if i >= warmup:
-                    times[name].append(t)
+        for name, fn in modes:
+            for _ in range(warmup):
+                timed(fn, x, sync)
+        while len(times[modes[-1][0]]) < repeats:
+            for name, fn in modes:  # alternating blocks: same load for both
+                for i in range(min(block, repeats - len(times[name])) + 1):
+                    t, outs[name] = timed(fn, x, sync)
+                    if i > 0:
+                        times[name].append(t)
     lines, figures = [f'batch {batch}, {shape[0]}x{shape[1]}:'], {}
     for name, _ in modes:
         figures[name], line = summary(name, times[name], batch)
@@ -111,8 +140,10 @@ def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None):
         diff = (outs['eager'].float().cpu() - outs['fast']).abs().max()
         figures['ratio'] = figures['eager'] / figures['fast']
         figures['max_abs_diff'] = float(diff)
+        scale = float(outs['eager'].abs().max())
         lines.append(f'  fast/eager pairs/s: {figures["ratio"]:.2f}x   '
-                     f'max |logit difference| {float(diff):.2e}')
+                     f'max |logit difference| {float(diff):.2e} (largest '
+                     f'|logit| {scale:.1f})')
     if device.startswith('cuda'):
         lines.append('  peak GPU memory '
                      f'{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB')
@@ -144,7 +175,7 @@ def main():
           (f'  ONNX Runtime threads {fast_model.fast_logits.num_threads}'
            if fast_model is not None else '') +
           f'  (median/p90 of {args.repeats} runs after {args.warmup} '
-          'warm-up runs, eager and fast interleaved)')
+          'warm-up runs, eager and fast alternating in blocks)')
     print('load average before timing (other processes share the CPU): ' +
           ' '.join(f'{v:.2f}' for v in os.getloadavg()))
     for batch in args.batch_size:
