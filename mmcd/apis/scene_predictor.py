@@ -11,6 +11,7 @@ from rich.progress import track
 from .change_inferencer import ChangeInferencer
 from .scene_io import (RASTER_SUFFIXES, ArraySceneReader, ImageSceneWriter,
                        check_output_path, check_same_grid, import_rasterio,
+                       limit_heap_growth,
                        open_scene, open_scene_writer, scene_gdal_env,
                        write_change_polygons)
 
@@ -75,7 +76,8 @@ class SceneChangePredictor:
     row of tiles, and each block of the result is written as soon as no
     later tile touches it: memory holds the tile batch plus one band of
     ``tile`` rows x stripe width (8 bytes per pixel: 37 MB with the
-    defaults), whatever the scene's size. Tiles across a stripe border run
+    defaults), whatever the scene's size (on glibc, :func:`limit_heap_growth`
+    keeps the allocator from growing with the tiles run). Tiles across a stripe border run
     in both stripes (about 1 tile column in ``stripe_width / (tile -
     overlap)`` extra, only on scenes wider than a stripe). GeoTIFFs are read
     and written through rasterio by windows (a scene larger than memory
@@ -320,6 +322,7 @@ class SceneChangePredictor:
                 check_output_path(path, (path_a, path_b), overwrite, what)
         if vector_out:
             import_rasterio(f'writing change polygons to {vector_out}')
+        limit_heap_growth()
         uses_gdal = any(p.lower().endswith(RASTER_SUFFIXES)
                         for p in (path_a, path_b, out, prob_out) if p)
         with scene_gdal_env() if uses_gdal else contextlib.nullcontext():
