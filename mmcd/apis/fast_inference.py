@@ -2,12 +2,14 @@
 
 The eager LSNet spends much of its CPU time outside the convolutions
 (concatenations, BatchNorm, PReLU, attention products); ONNX Runtime folds
-BatchNorm into the convolutions and fuses element-wise work. Measured with
-``tools/analysis_tools/benchmark.py`` on 2 CPU cores, LSNet diffFPN at
-256x256, eager and fast interleaved: idle machine, batch 1 1.12x (3.72 ->
-4.18 pairs/s), batch 8 2.35x (1.51 -> 3.55 pairs/s); with the cores shared
-(load average about 10), batch 1 2.82x, batch 8 2.54x. torch.compile was
-measured too: about 100 s of compilation per input shape for 1.45x.
+BatchNorm into the convolutions and fuses element-wise work, PReLU is
+exported as a ReLU mix (:func:`prelu_as_relu_mix`) and subnormal floats are
+flushed to zero. Measured with ``tools/analysis_tools/benchmark.py`` on 2
+CPU cores, LSNet diffFPN at 256x256 with trained weights, idle machine:
+batch 1 1.26-1.31x (about 240 -> 190 ms; in some processes ONNX Runtime runs
+at half speed throughout, 0.6x), batch 8 2.2-2.4x. torch.compile (freezing,
+channels-last) reached 1.8-1.9x at batch 1 after 40-75 s of compilation per
+input shape.
 
 :func:`prepare_fast_model` swaps a segmentor's ``encode_decode`` for an ONNX
 Runtime session of ``decode_head.forward(extract_feat(inputs))``, exported
