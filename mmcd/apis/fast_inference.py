@@ -6,8 +6,7 @@ BatchNorm into the convolutions and fuses element-wise work, PReLU is
 exported as a ReLU mix (:func:`prelu_as_relu_mix`) and subnormal floats are
 flushed to zero. Measured with ``tools/analysis_tools/benchmark.py`` on 2
 CPU cores, LSNet diffFPN at 256x256 with trained weights, idle machine:
-batch 1 1.26-1.31x (about 240 -> 190 ms; in some processes ONNX Runtime runs
-at half speed throughout, 0.6x), batch 8 2.2-2.4x. torch.compile (freezing,
+batch 1 1.23-1.31x (about 245 -> 190 ms), batch 8 2.2-2.9x. torch.compile (freezing,
 channels-last) reached 1.8-1.9x at batch 1 after 40-75 s of compilation per
 input shape.
 
@@ -180,6 +179,10 @@ class OnnxRuntimeLogits:
         # subnormal floats are flushed to zero (changes below 1e-38): trained
         # LSNet weights make many, and they are slow on x86 CPUs
         options.add_session_config_entry('session.set_denormal_as_zero', '1')
+        # with ORT's memory pattern (one planned block for all activations),
+        # some processes ran LSNet at half speed throughout (4 of 19 at
+        # batch 1; 0 of 14 without it, at the same speed otherwise)
+        options.enable_mem_pattern = False
         self.num_threads = options.intra_op_num_threads
         self.session = ort.InferenceSession(
             onnx_path, options, providers=['CPUExecutionProvider'])
