@@ -2,11 +2,11 @@
 
 The eager LSNet spends much of its CPU time outside the convolutions
 (concatenations, BatchNorm, PReLU, attention products); ONNX Runtime folds
-BatchNorm into the convolutions and fuses element-wise work, PReLU is
-exported as a ReLU mix (:func:`prelu_as_relu_mix`) and subnormal floats are
-flushed to zero. Measured with ``tools/analysis_tools/benchmark.py`` on 2
-CPU cores, LSNet diffFPN at 256x256 with trained weights, idle machine:
-batch 1 1.23-1.31x (about 245 -> 190 ms), batch 8 2.2-2.9x. torch.compile (freezing,
+BatchNorm into the convolutions and fuses element-wise work, PReLU is exported
+as a ReLU mix (:func:`prelu_as_relu_mix`) and subnormal floats are flushed to
+zero. Measured with ``tools/analysis_tools/benchmark.py`` on 2 CPU cores, LSNet
+diffFPN at 256x256 with trained weights, idle machine: batch 1 1.23-1.31x
+(about 245 -> 190 ms), batch 8 2.2-2.9x. torch.compile (freezing,
 channels-last) reached 1.8-1.9x at batch 1 after 40-75 s of compilation per
 input shape.
 

@@ -221,8 +221,8 @@ def limit_heap_growth(threshold: int = 1 << 20) -> bool:
 def scene_gdal_env(cache_mb: int = 16):
     """GDAL settings for a scene: a small block cache (GDAL's default is 5%
     of RAM, which would grow with the scene; output blocks are written
-    whole, so the cache only saves re-reading input blocks) and nodata masks inside the
-    GeoTIFF (no ``.msk`` side file)."""
+    whole, so the cache only saves re-reading input blocks) and nodata
+    masks inside the GeoTIFF (no ``.msk`` side file)."""
     rasterio = import_rasterio('reading and writing GeoTIFF scenes')
     return rasterio.Env(GDAL_CACHEMAX=cache_mb, GDAL_TIFF_INTERNAL_MASK=True)
 

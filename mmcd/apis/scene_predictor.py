@@ -72,22 +72,22 @@ class SceneChangePredictor:
     through the inferencer's normal inference (pipeline, data preprocessor,
     ``model.test_step``) and the tiles' P(changed) are blended by a weighted
     average (:func:`blend_weights`), so there are no seams. The scene is
-    processed in column stripes of ``stripe_width`` pixels, row of tiles by
-    row of tiles, and each block of the result is written as soon as no
-    later tile touches it: memory holds the tile batch plus one band of
-    ``tile`` rows x stripe width (8 bytes per pixel: 37 MB with the
-    defaults), whatever the scene's size (on glibc, :func:`limit_heap_growth`
-    keeps the allocator from growing with the tiles run). Tiles across a stripe border run
-    in both stripes (about 1 tile column in ``stripe_width / (tile -
-    overlap)`` extra, only on scenes wider than a stripe). GeoTIFFs are read
-    and written through rasterio by windows (a scene larger than memory
-    works); PNG/JPG/BMP scenes are decoded whole.
+    processed in column stripes of ``stripe_width`` pixels, row of tiles by row
+    of tiles, and each block of the result is written as soon as no later tile
+    touches it: memory holds the tile batch plus one band of ``tile`` rows x
+    stripe width (8 bytes per pixel: 37 MB with the defaults), whatever the
+    scene's size (on glibc, :func:`limit_heap_growth` keeps the allocator from
+    growing with the tiles run). Tiles across a stripe border run in both
+    stripes (about 1 tile column in ``stripe_width / (tile - overlap)`` extra,
+    only on scenes wider than a stripe). GeoTIFFs are read and written through
+    rasterio by windows (a scene larger than memory works); PNG/JPG/BMP scenes
+    are decoded whole.
 
     The output is a 0/255 uint8 change mask with the input's CRS, transform
-    and (lossless) compression, as a tiled GeoTIFF; pixels that are nodata in either date (the
-    file's nodata value, mask or alpha, or ``nodata``) are masked in the
-    GeoTIFF (its internal mask; transparent in a PNG) and never reported as
-    change. Tiles holding only nodata are skipped.
+    and (lossless) compression, as a tiled GeoTIFF; pixels that are nodata in
+    either date (the file's nodata value, mask or alpha, or ``nodata``) are
+    masked in the GeoTIFF (its internal mask; transparent in a PNG) and never
+    reported as change. Tiles holding only nodata are skipped.
 
     Args:
         inferencer (ChangeInferencer): The model, its pipeline and decision

@@ -4,17 +4,17 @@
         [--batch-size 1 8] [--shape 256] [--repeats 20] [--threads N]
 
 For each batch size the network (backbone, neck, decode head: what
-``tools/test.py`` runs per batch, without data loading) is timed on
-synthetic image pairs (:func:`mmcd.datasets.synthetic.make_synthetic_pair`, through
-the model's data preprocessor), eager PyTorch (``torch.inference_mode``)
-and the fast path (:func:`mmcd.apis.fast_inference.prepare_fast_model`,
-ONNX Runtime) **alternating in blocks of runs in one process**, so both see
-the same machine load (the first run of each block is not timed: each
-runtime's idle threads spin a little after a run). It prints latency median
-and p90, pairs per second (batch / median latency), the fast/eager ratio,
-the largest logit difference, the threads used and peak memory. Give the
-trained checkpoint: trained weights behave differently from a random
-initialisation (subnormal floats, logit magnitudes). On a GPU (``--device cuda``) it times the eager model only (the
+``tools/test.py`` runs per batch, without data loading) is timed on synthetic
+image pairs (:func:`mmcd.datasets.synthetic.make_synthetic_pair`, through the
+model's data preprocessor), eager PyTorch (``torch.inference_mode``) and the
+fast path (:func:`mmcd.apis.fast_inference.prepare_fast_model`, ONNX Runtime)
+**alternating in blocks of runs in one process**, so both see the same machine
+load (the first run of each block is not timed: each runtime's idle threads
+spin a little after a run). It prints latency median and p90, pairs per second
+(batch / median latency), the fast/eager ratio, the largest logit difference,
+the threads used and peak memory. Give the trained checkpoint: trained weights
+behave differently from a random initialisation (subnormal floats, logit
+magnitudes). On a GPU (``--device cuda``) it times the eager model only (the
 fast path is for CPUs) and reports ``torch.cuda.max_memory_allocated``.
 """
 import argparse
