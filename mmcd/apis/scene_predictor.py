@@ -129,21 +129,15 @@ class SceneChangePredictor:
         self.stripe_width = stripe_width
 
     # -- core ----------------------------------------------------------------
-    def _stripe_step(self, block_width: int) -> int:
-        """Stripe width: ``stripe_width`` down to a multiple of the block."""
-        return max(block_width,
-                   self.stripe_width // block_width * block_width)
+    @staticmethod
+    def _stripes(width: int, xs: List[int], weights_x: Callable,
+                 step: int) -> Iterator[Tuple[int, int, List[int]]]:
+        """Column stripes ``(x0, x1, tile columns)`` of the scene, ``step``
+        pixels wide.
 
-    def _stripes(self, width: int, xs: List[int], weights_x: Callable,
-                 block_width: int) -> Iterator[Tuple[int, int, List[int]]]:
-        """Column stripes ``(x0, x1, tile columns)`` of the scene.
-
-        Stripe borders fall on multiples of ``block_width`` (the output's
-        block width, so every output block is written once); a stripe runs
-        the tile columns with a non-zero blending weight inside it, so tiles
-        across a border run in both stripes.
+        A stripe runs the tile columns with a non-zero blending weight
+        inside it, so tiles across a border run in both stripes.
         """
-        step = self._stripe_step(block_width)
         for x0 in range(0, width, step):
             x1 = min(x0 + step, width)
             cols = []
@@ -176,17 +170,20 @@ class SceneChangePredictor:
         def weights_x(x):
             return weights(tile_w, x > 0, x + tile_w < width)
 
-        stripes = self._stripes(width, xs, weights_x, block_width)
+        # stripe borders on multiples of the output's block width, so every
+        # output block is written once
+        step = max(block_width,
+                   self.stripe_width // block_width * block_width)
+        stripes = self._stripes(width, xs, weights_x, step)
         steps = ((stripe, r) for stripe in stripes for r in range(len(ys)))
         if self.inferencer.show_progress:
-            n_stripes = -(-width // self._stripe_step(block_width))
+            n_stripes = -(-width // step)
             steps = track(steps, total=n_stripes * len(ys),
                           description=f'Scene ({len(ys)} tile rows x '
                           f'{n_stripes} stripes)')
         # one band for all stripes: a stripe's tiles reach at most a tile
         # beyond it on either side
-        band_shape = (tile_h,
-                      min(width, self._stripe_step(block_width) + 2 * tile_w))
+        band_shape = (tile_h, min(width, step + 2 * tile_w))
         prob_band = np.empty(band_shape, np.float32)
         weight_band = np.empty(band_shape, np.float32)
         tiles_run = 0

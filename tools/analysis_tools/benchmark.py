@@ -97,10 +97,9 @@ def benchmark_inputs(model, batch, shape):
     for _ in range(batch):
         img_a, img_b, _ = make_synthetic_pair(rng, side)
         pair = np.concatenate([img_a, img_b], 2)[:shape[0], :shape[1]]
-        if channels != 3:  # not RGB: repeat or cut the channels
-            pair = np.concatenate([np.resize(img, (*shape, channels))
-                                   for img in (pair[..., :3], pair[..., 3:])],
-                                  2)
+        if channels != 3:  # not RGB: repeat or cut the RGB channels
+            rgb = np.arange(channels) % 3
+            pair = np.concatenate([pair[..., rgb], pair[..., 3 + rgb]], 2)
         pairs.append(torch.from_numpy(pair).permute(2, 0, 1).contiguous())
     samples = [SegDataSample() for _ in pairs]
     with torch.no_grad():
