@@ -144,6 +144,32 @@ def test_backbone_runs_once_on_both_dates(lsnet):
     assert calls == [(4, 3, SIZE, SIZE)]
 
 
+def test_date_passes_apart_in_eval_only(lsnet):
+    """joint_date_pass=False: one backbone pass per date in eval mode, with
+    the joint pass's features; training keeps the joint pass."""
+    calls = []
+    handle = lsnet.backbone.register_forward_hook(
+        lambda module, args, out: calls.append(tuple(args[0].shape)))
+    inputs = torch.rand(2, 6, SIZE, SIZE)
+    try:
+        lsnet.eval()
+        with torch.no_grad():
+            joint = lsnet.extract_feat(inputs)
+            lsnet.joint_date_pass = False
+            apart = lsnet.extract_feat(inputs)
+        assert calls[1:] == [(2, 3, SIZE, SIZE)] * 2
+        for a, b in zip(joint, apart):
+            torch.testing.assert_close(a, b)
+        calls.clear()
+        data = make_batch(lsnet, batch_size=2)
+        lsnet.train()
+        lsnet.loss(data['inputs'], data['data_samples'])
+        assert calls == [(4, 3, SIZE, SIZE)]
+    finally:
+        handle.remove()
+        del lsnet.joint_date_pass
+
+
 def test_dates_are_kept_apart(lsnet):
     """Date A's channels go to the backbone's first half of the batch."""
     lsnet.eval()

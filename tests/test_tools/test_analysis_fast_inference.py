@@ -5,6 +5,7 @@ import copy
 import glob
 import os.path as osp
 import re
+import types
 
 import pytest
 import torch
@@ -38,6 +39,28 @@ def test_fast_logits_equal_eager(models, shape):
     assert (got - expected).abs().max() < 1e-4
 
 
+def test_fast_logits_in_chunks_equal_one_run(models):
+    """A batch split into runs of max_pixels_per_run (3 pairs in runs of 2
+    and 1) gives the logits of one run."""
+    _, fast = models
+    x = torch.rand((3, 6, 40, 56),
+                   generator=torch.Generator().manual_seed(4)) * 255
+    runner = fast.fast_logits
+    calls = []
+    run = runner.session.run
+    try:
+        runner.session = types.SimpleNamespace(
+            run=lambda out, feed: calls.append(feed) or run(out, feed))
+        whole = runner(x)
+        runner.max_pixels_per_run = 2 * 40 * 56 + 1
+        chunked = runner(x)
+    finally:
+        runner.session = run.__self__
+        runner.max_pixels_per_run = 2**15
+    assert [len(next(iter(f.values()))) for f in calls] == [3, 2, 1]
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize('mode', ['whole', 'slide'])
 def test_fast_predict_equals_eager(models, mode):
     eager, fast = models
@@ -55,25 +78,38 @@ def test_fast_predict_equals_eager(models, mode):
     prepare_fast_model(fast)
 
 
-def test_export_writes_prelu_as_relu_mix_and_keeps_modes(tmp_path):
-    """PReLU is exported as relu(x) * (1 - a) + x * a, exact for slopes of
-    any sign and size; nn.PReLU is restored, and every module keeps its
-    train/eval mode (the tracing wrapper's mode used to leak into it)."""
+@pytest.mark.parametrize('largest_slope', [1, 2])
+def test_export_writes_prelu_as_relu_mix_dates_apart_keeps_modes(
+        tmp_path, largest_slope):
+    """PReLU is exported as x * a + relu(x * (1 - a)) (slopes <= 1) or
+    relu(x) * (1 - a) + x * a (any slope); the backbone runs once per date; nn.PReLU and
+    joint_date_pass are restored, and every module keeps its train/eval
+    mode (the tracing wrapper's mode used to leak into it)."""
     onnx = pytest.importorskip('onnx')
     model = build_lsnet().eval()
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.PReLU):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) * 3
-                               - 1)  # in [-1, 2)
+                m.weight.copy_(  # in [-1, largest_slope)
+                    torch.rand(m.weight.shape, generator=gen) *
+                    (largest_slope + 1) - 1)
     forward = torch.nn.PReLU.forward
     path = export_onnx(ChangeLogits(model), [torch.zeros(1, 6, 32, 32)],
                        str(tmp_path / 'm.onnx'), ['inputs'], ['logits'])
     assert torch.nn.PReLU.forward is forward
     assert not any(m.training for m in model.modules())
-    ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert model.joint_date_pass and 'joint_date_pass' not in vars(model)
+    nodes = onnx.load(path).graph.node
+    ops = {n.op_type for n in nodes}
     assert 'PRelu' not in ops and 'Relu' in ops
+    def convs(module):
+        return sum(isinstance(m, torch.nn.Conv2d) for m in module.modules())
+
+    # one backbone pass per date: the backbone's convolutions appear twice
+    assert sum(n.op_type == 'Conv' for n in nodes) == (
+        2 * convs(model.backbone) + convs(model.neck) +
+        convs(model.decode_head))
     fast = prepare_fast_model(copy.deepcopy(model))
     x = torch.rand((2, 6, 48, 40), generator=gen) * 255
     with torch.inference_mode():

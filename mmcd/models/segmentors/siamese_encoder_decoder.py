@@ -30,6 +30,14 @@ class SiameseEncoderDecoder(EncoderDecoder):
             ``data_preprocessor``, ``pretrained``, ``init_cfg``).
     """
 
+    #: Run the backbone once on the ``2B`` batch of both dates. When False
+    #: (set on an instance), an eval-mode model runs it once per date
+    #: instead: the same features (BatchNorm uses its running statistics),
+    #: and faster in ONNX Runtime, where each pass's activations stay in
+    #: cache (see :func:`mmcd.apis.fast_inference.export_onnx`). Training
+    #: always takes the joint pass.
+    joint_date_pass = True
+
     def __init__(self, backbone: dict, neck: dict, decode_head: dict,
                  **kwargs):
         if neck is None:
@@ -51,13 +59,20 @@ class SiameseEncoderDecoder(EncoderDecoder):
 
     def extract_date_feats(
             self, inputs: Tensor) -> Tuple[Sequence[Tensor], Sequence[Tensor]]:
-        """Backbone features of both dates from one shared 2B pass."""
+        """Backbone features of both dates, from one shared 2B pass (see
+        :attr:`joint_date_pass`)."""
         img_a, img_b = self.split_dates(inputs)
-        feats = self.backbone(torch.cat([img_a, img_b], dim=0))
-        if isinstance(feats, Tensor):
-            feats = [feats]
-        halves = [f.chunk(2, dim=0) for f in feats]
+        if not (self.joint_date_pass or self.training):
+            return self._levels(img_a), self._levels(img_b)
+        halves = [
+            f.chunk(2, dim=0)
+            for f in self._levels(torch.cat([img_a, img_b], dim=0))
+        ]
         return [h[0] for h in halves], [h[1] for h in halves]
+
+    def _levels(self, images: Tensor) -> List[Tensor]:
+        feats = self.backbone(images)
+        return [feats] if isinstance(feats, Tensor) else list(feats)
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         """Change features: fused features of the two dates."""
