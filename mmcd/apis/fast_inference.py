@@ -18,11 +18,13 @@ post-processing) stays mmseg's. ``tools/test.py`` uses it through
 :class:`FastInferenceHook` unless ``--no-fast`` is given.
 """
 import contextlib
+import functools
 import math
 import os.path as osp
 import tempfile
 import types
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence
 
 import numpy as np
@@ -204,6 +206,14 @@ class OnnxRuntimeLogits:
     batched vs one run per pair vs chunks of 2: 256x256 2258 / 1520 / 1785
     ms, 128x128 440 / 342 / 339 ms, 64x64 88 / 118 / 97 ms.
 
+    Several chunks run side by side on ``num_threads`` single-threaded
+    sessions (built on first use), one chunk per thread at a time; one
+    chunk runs on a session with ``num_threads`` threads. The two run
+    equally fast, but on the 2-core test machine a multi-threaded session
+    drops to the speed of one thread (LSNet 165 -> 340 ms at batch 1) for
+    seconds at a time, in 1 to 3 of 6 processes, while single-threaded
+    sessions running side by side keep their speed.
+
     Args:
         onnx_path (str): The exported graph (one input, one output).
         num_threads (int, optional): Intra-op threads. Default: None,
@@ -223,25 +233,55 @@ class OnnxRuntimeLogits:
         # subnormal floats are flushed to zero (changes below 1e-38): trained
         # LSNet weights make many, and they are slow on x86 CPUs
         options.add_session_config_entry('session.set_denormal_as_zero', '1')
-        # with ORT's memory pattern (one planned block for all activations),
-        # some processes ran LSNet at half speed throughout (4 of 19 at
-        # batch 1; 0 of 18 without it, at the same speed otherwise)
+        # ORT's memory pattern (one planned block for all activations) off:
+        # no faster, and it seemed to make the half-speed state below more
+        # frequent (4 of 19 processes at batch 1 with it, 0 of 18 without;
+        # later runs show that state without it too)
         options.enable_mem_pattern = False
         self.num_threads = options.intra_op_num_threads
         self.session = ort.InferenceSession(
             onnx_path, options, providers=['CPUExecutionProvider'])
         self.input_name = self.session.get_inputs()[0].name
         self.max_pixels_per_run = max_pixels_per_run
+        options.intra_op_num_threads = 1
+        with open(onnx_path, 'rb') as f:  # the file may be temporary
+            self._single_threaded = functools.partial(
+                ort.InferenceSession, f.read(), options,
+                providers=['CPUExecutionProvider'])
+        self._workers = None  # (thread pool, single-threaded sessions)
+
+    def _run_side_by_side(self, chunks: list) -> list:
+        if self._workers is None:
+            self._workers = (ThreadPoolExecutor(self.num_threads), [
+                self._single_threaded() for _ in range(self.num_threads)
+            ])
+        pool, sessions = self._workers
+
+        def run_share(k):  # chunks k, k + n, ... on session k
+            return [
+                sessions[k].run(None, {self.input_name: chunk})[0]
+                for chunk in chunks[k::len(sessions)]
+            ]
+
+        shares = list(pool.map(run_share, range(len(sessions))))
+        return [shares[i % len(shares)][i // len(shares)]
+                for i in range(len(chunks))]
 
     def __call__(self, inputs: Tensor) -> Tensor:
         """Run the graph on a CPU float ``(N, C, H, W)`` tensor."""
         array = inputs.detach().to('cpu', torch.float32).numpy()
         step = max(1, self.max_pixels_per_run // math.prod(array.shape[2:]))
-        outs = [
-            self.session.run(None, {
-                self.input_name: np.ascontiguousarray(array[i:i + step])
-            })[0] for i in range(0, len(array), step)
+        chunks = [
+            np.ascontiguousarray(array[i:i + step])
+            for i in range(0, len(array), step)
         ]
+        if len(chunks) > 1 and self.num_threads > 1:
+            outs = self._run_side_by_side(chunks)
+        else:
+            outs = [
+                self.session.run(None, {self.input_name: chunk})[0]
+                for chunk in chunks
+            ]
         return torch.from_numpy(
             outs[0] if len(outs) == 1 else np.concatenate(outs))
 

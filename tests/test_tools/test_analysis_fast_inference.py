@@ -5,7 +5,6 @@ import copy
 import glob
 import os.path as osp
 import re
-import types
 
 import pytest
 import torch
@@ -40,25 +39,26 @@ def test_fast_logits_equal_eager(models, shape):
 
 
 def test_fast_logits_in_chunks_equal_one_run(models):
-    """A batch split into runs of max_pixels_per_run (3 pairs in runs of 2
-    and 1) gives the logits of one run."""
+    """A batch split into runs of max_pixels_per_run gives the logits of
+    one run: 3 pairs in runs of 1, side by side on two single-threaded
+    sessions (chunks 0 and 2 on one, 1 on the other), and in runs of 2 and
+    1 one after the other on a single-threaded runner."""
     _, fast = models
     x = torch.rand((3, 6, 40, 56),
                    generator=torch.Generator().manual_seed(4)) * 255
     runner = fast.fast_logits
-    calls = []
-    run = runner.session.run
+    saved = runner.num_threads, runner.max_pixels_per_run
+    whole = runner(x)
     try:
-        runner.session = types.SimpleNamespace(
-            run=lambda out, feed: calls.append(feed) or run(out, feed))
-        whole = runner(x)
-        runner.max_pixels_per_run = 2 * 40 * 56 + 1
-        chunked = runner(x)
+        runner.num_threads, runner.max_pixels_per_run = 2, 40 * 56
+        side_by_side = runner(x)
+        runner.num_threads, runner.max_pixels_per_run = 1, 2 * 40 * 56
+        one_by_one = runner(x)
     finally:
-        runner.session = run.__self__
-        runner.max_pixels_per_run = 2**15
-    assert [len(next(iter(f.values()))) for f in calls] == [3, 2, 1]
-    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5)
+        runner.num_threads, runner.max_pixels_per_run = saved
+    assert len(runner._workers[1]) == 2
+    torch.testing.assert_close(side_by_side, whole, rtol=0, atol=1e-5)
+    torch.testing.assert_close(one_by_one, whole, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize('mode', ['whole', 'slide'])
