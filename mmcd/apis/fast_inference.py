@@ -1,14 +1,16 @@
 """Fast CPU inference of change segmentors through ONNX Runtime.
 
 The eager LSNet spends much of its CPU time outside the convolutions
-(concatenations, BatchNorm, PReLU, attention products); ONNX Runtime folds
-BatchNorm into the convolutions and fuses element-wise work, PReLU is exported
-as a ReLU mix (:func:`prelu_as_relu_mix`) and subnormal floats are flushed to
-zero. Measured with ``tools/analysis_tools/benchmark.py`` on 2 CPU cores, LSNet
-diffFPN at 256x256 with trained weights, idle machine: batch 1 1.23-1.31x
-(about 245 -> 190 ms), batch 8 2.2-2.9x. torch.compile (freezing,
-channels-last) reached 1.8-1.9x at batch 1 after 40-75 s of compilation per
-input shape.
+(concatenations, BatchNorm, PReLU, attention products) and is bound by memory
+traffic; ONNX Runtime folds BatchNorm into the convolutions and fuses
+element-wise work, PReLU is exported as a ReLU mix (:func:`prelu_as_relu_mix`),
+each date runs its own backbone pass (:func:`date_passes_apart`), batches run
+in cache-sized chunks side by side (:class:`OnnxRuntimeLogits`) and subnormal
+floats are flushed to zero. Measured with ``tools/analysis_tools/benchmark.py``
+on 2 CPU cores, LSNet diffFPN at 256x256 with trained weights: batch 1
+1.2-1.5x (about 230 -> 155-190 ms), batch 8 4.4-5.0x. torch.compile (freezing,
+channels-last) was slower than ONNX Runtime at batch 1 and compiles for 40-80 s
+per input shape; OpenVINO was slower too.
 
 :func:`prepare_fast_model` swaps a segmentor's ``encode_decode`` for an ONNX
 Runtime session of ``decode_head.forward(extract_feat(inputs))``, exported
