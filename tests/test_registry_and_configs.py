@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
+from mmengine.registry import Registry, init_default_scope
 
 import mmcd
 from mmcd.registry import MODELS
@@ -33,19 +33,69 @@ def test_mmseg_scoped_config_uses_mmcd_types_via_custom_imports(tmp_path):
     cfg.write_text(textwrap.dedent("""
         default_scope = 'mmseg'
         custom_imports = dict(imports=['mmcd'], allow_failed_imports=False)
-        model = dict(type='LightSiamese')
+        backbone = dict(type='mmcd.LightSiamese')
+        model = dict(
+            _scope_='mmcd',
+            type='SiameseEncoderDecoder',
+            data_preprocessor=dict(type='SegDataPreProcessor'),
+            backbone=dict(type='LightSiamese'),
+            neck=dict(type='DiffFPN'),
+            decode_head=dict(type='CAMHead', in_channels=[32, 32, 64],
+                             in_index=[0, 1, 2], channels=128,
+                             num_classes=2))
     """))
     # a fresh process that has never imported mmcd or mmseg before
     out = run_python(f"""
         from mmengine.config import Config
-        from mmengine.registry import init_default_scope
+        from mmengine.registry import Registry, init_default_scope
         cfg = Config.fromfile({str(cfg)!r})
         init_default_scope(cfg.default_scope)
         from mmseg.registry import MODELS
+        backbone = MODELS.build(cfg.backbone)
+        print('BUILT', type(backbone).__module__)
         model = MODELS.build(cfg.model)
-        print('BUILT', type(model).__module__)
+        print('MODEL', type(model).__name__, type(model.neck).__name__)
+        # mmcd's types live in mmcd's registry, not in mmseg's
+        print('PLAIN', MODELS.get('LightSiamese'))
     """, cwd=str(tmp_path))
     assert 'BUILT mmcd.models.backbones.light_siamese' in out
+    assert 'MODEL SiameseEncoderDecoder DiffFPN' in out
+    assert 'PLAIN None' in out
+
+
+def test_mmcd_registries_are_mmseg_children_with_locations():
+    from mmseg import registry as mmseg_registry
+
+    import mmcd.registry as mmcd_registry
+    for name, reg in vars(mmcd_registry).items():
+        if not isinstance(reg, Registry) or name.startswith('MMSEG_'):
+            continue
+        assert reg.scope == 'mmcd', name
+        assert reg.parent is getattr(mmseg_registry, name), name
+        assert mmseg_registry.__dict__[name].children['mmcd'] is reg
+    # mmcd scope: mmcd's own first, then mmseg's, found without warnings
+    assert MODELS.get('LightSiamese').__module__.startswith('mmcd.')
+    assert MODELS.get('ResNetV1c').__module__.startswith('mmseg.')
+    assert 'LightSiamese' in MODELS.module_dict
+
+
+def test_building_blocks_are_not_registered():
+    for name in ('ChannelAttention', 'CoordinateAttention',
+                 'ContextGuidedBlock', 'EnsembleChannelAttention',
+                 'GlobalContextExtractor'):
+        assert MODELS.get(name) is None, name
+
+
+def test_levir_cd_dataset_name_and_alias():
+    from mmseg.datasets import LEVIRCDDataset as MMSegLEVIRCD
+
+    from mmcd.datasets import LEVIRCD, LEVIRCDDataset
+    from mmcd.registry import DATASETS
+    assert LEVIRCD is LEVIRCDDataset
+    assert DATASETS.get('LEVIRCDDataset') is LEVIRCDDataset
+    assert DATASETS.get('LEVIRCD') is LEVIRCDDataset
+    # mmseg's own class keeps its name in mmseg's scope
+    assert DATASETS.parent.get('LEVIRCDDataset') is MMSegLEVIRCD
 
 
 @pytest.mark.parametrize('config', FULL_CONFIGS,

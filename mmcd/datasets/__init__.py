@@ -1,14 +1,14 @@
 from . import transforms  # noqa: F401 (registers the transforms)
 from .cd_dataset import ChangeDetectionDataset
 from .cdd import CDDDataset
-from .levir_cd import LEVIRCD
+from .levir_cd import LEVIRCD, LEVIRCDDataset
 from .synthetic import write_synthetic_cdd
 from .transforms import (ExchangeTime, LoadChangeAnnotation,
                          LoadImagePairFromFile, PairPhotoMetricDistortion,
                          RandomRot90)
 
 __all__ = [
-    'ChangeDetectionDataset', 'CDDDataset', 'LEVIRCD', 'write_synthetic_cdd',
+    'ChangeDetectionDataset', 'CDDDataset', 'LEVIRCDDataset', 'LEVIRCD', 'write_synthetic_cdd',
     'LoadImagePairFromFile', 'LoadChangeAnnotation',
     'PairPhotoMetricDistortion', 'ExchangeTime', 'RandomRot90'
 ]

@@ -4,11 +4,12 @@ from .cd_dataset import ChangeDetectionDataset
 
 
 @DATASETS.register_module()
-class LEVIRCD(ChangeDetectionDataset):
+class LEVIRCDDataset(ChangeDetectionDataset):
     """LEVIR-CD in its released folder layout.
 
-    Named ``LEVIRCD`` because mmseg already registers a ``LEVIRCDDataset``
-    (its own ``BaseCDDataset`` variant) in the same registry.
+    Registered in mmcd's scope, where it takes precedence over mmseg's own
+    ``LEVIRCDDataset`` (a ``BaseCDDataset`` variant for 0/1 labels); the
+    earlier name ``LEVIRCD`` stays registered as an alias.
 
     Layout: ``{train,val,test}/{A,B,label}/xxx.png`` - RGB PNG images and
     0/255 PNG change masks (``label_encoding='0-255'``). The usual 256x256
@@ -40,3 +41,7 @@ class LEVIRCD(ChangeDetectionDataset):
             data_prefix=data_prefix,
             label_encoding=label_encoding,
             **kwargs)
+
+
+#: The earlier name of :class:`LEVIRCDDataset`, kept for existing configs.
+LEVIRCD = DATASETS.register_module(name='LEVIRCD', module=LEVIRCDDataset)

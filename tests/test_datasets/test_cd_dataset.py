@@ -244,15 +244,18 @@ def test_cdd_and_levircd_defaults(tmp_path):
 
 def test_registry_and_config_build(tmp_path):
     assert DATASETS.get('LEVIRCD') is LEVIRCD
-    assert DATASETS.get('LEVIRCDDataset') is not LEVIRCD  # mmseg's own
+    assert DATASETS.get('LEVIRCDDataset') is LEVIRCD  # mmcd's, in its scope
     assert DATASETS.get('CDDDataset') is CDDDataset
     write_cd_folder(tmp_path / 'train', ['a'])
     cfg = dict(
-        type='LEVIRCD', data_root=str(tmp_path),
+        type='LEVIRCDDataset', data_root=str(tmp_path),
         pipeline=LOAD + [dict(type='RandomRot90'),
                          dict(type='PairPhotoMetricDistortion'),
                          dict(type='ExchangeTime')] + PACK)
-    for scope in ('mmcd', 'mmseg'):
+    # an mmseg-scoped config builds mmcd's dataset in mmcd's scope
+    for scope, extra in (('mmcd', {}), ('mmcd', dict(type='LEVIRCD')),
+                         ('mmseg', dict(_scope_='mmcd'))):
         with DefaultScope.overwrite_default_scope(scope):
-            ds = DATASETS.build(cfg)
+            ds = DATASETS.build(dict(cfg, **extra))
+            assert type(ds) is LEVIRCD
             assert ds[0]['inputs'].shape == (6, 16, 16)

@@ -1,7 +1,7 @@
 # LEVIR-CD: 1024x1024 PNG pairs with 0/255 PNG masks under
 # {train,val,test}/{A,B,label}. Trained on random 256x256 crops; the model's
 # test_cfg decides whole-image or sliding-window inference.
-dataset_type = 'LEVIRCD'
+dataset_type = 'LEVIRCDDataset'
 data_root = 'data/LEVIR-CD'
 crop_size = (256, 256)
 meta_keys = ('img_path', 'img_path2', 'seg_map_path', 'ori_shape',

@@ -3,10 +3,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmcd.registry import MODELS
 
-
-@MODELS.register_module()
 class ChannelAttention(BaseModule):
     """Channel attention: ``sigmoid(MLP(avgpool(x)) + MLP(maxpool(x)))``.
 

@@ -5,9 +5,8 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
+from mmseg.models.backbones.cgnet import GlobalContextExtractor
 from torch import Tensor
-
-from mmcd.registry import MODELS
 
 
 def build_prelu_layer(act_cfg: dict, num_channels: int) -> nn.Module:
@@ -18,42 +17,6 @@ def build_prelu_layer(act_cfg: dict, num_channels: int) -> nn.Module:
     return build_activation_layer(act_cfg)
 
 
-class GlobalContextExtractor(nn.Module):
-    """Squeeze-excitation style global context of a Context Guided Block.
-
-    Global average pooling, ``Linear(C, C // r)`` (with bias), ReLU,
-    ``Linear(C // r, C)`` (with bias), sigmoid, and a channel-wise product
-    with the input.
-
-    Args:
-        channels (int): Number of input (and output) channels.
-        reduction (int): Reduction ratio of the hidden layer; needs
-            ``1 <= reduction <= channels``. Default: 16.
-    """
-
-    def __init__(self, channels: int, reduction: int = 16):
-        super().__init__()
-        if not 1 <= reduction <= channels:
-            raise ValueError(
-                f'reduction must be in [1, channels={channels}], got '
-                f'{reduction}')
-        self.channels = channels
-        self.reduction = reduction
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Sequential(
-            nn.Linear(channels, channels // reduction),
-            nn.ReLU(inplace=True),
-            nn.Linear(channels // reduction, channels),
-            nn.Sigmoid())
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Reweight the channels of ``x`` by its global context."""
-        n, c = x.shape[:2]
-        weights = self.fc(self.pool(x).view(n, c)).view(n, c, 1, 1)
-        return x * weights
-
-
-@MODELS.register_module()
 class ContextGuidedBlock(BaseModule):
     """Context Guided Block as used throughout LSNet.
 

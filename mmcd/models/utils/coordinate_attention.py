@@ -5,10 +5,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmcd.registry import MODELS
 
-
-@MODELS.register_module()
 class CoordinateAttention(BaseModule):
     """Coordinate attention.
 

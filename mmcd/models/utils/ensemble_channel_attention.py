@@ -5,11 +5,9 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmcd.registry import MODELS
 from .channel_attention import ChannelAttention
 
 
-@MODELS.register_module()
 class EnsembleChannelAttention(BaseModule):
     """Ensemble Channel Attention Module of SNUNet-CD.
 
