@@ -265,3 +265,25 @@ def test_imagenet_weights_from_a_torchvision_file(tmp_path):
         type='Pretrained', checkpoint=str(tmp_path / 'nope.pth')))
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         missing.init_weights()
+
+
+@pytest.mark.parametrize('init_cfg', [None, 'kaiming'])
+def test_branch_convs_keep_pytorch_default_init(init_cfg):
+    """The original's 3x3 conv-BN-ReLU layers use PyTorch's default init
+    (kaiming-uniform with a = sqrt(5): std 1 / sqrt(3 fan_in)), not mmcv
+    ConvModule's Kaiming normal (std sqrt(2 / fan_out)); an explicit
+    init_cfg is still honoured."""
+    torch.manual_seed(0)
+    cfg = None if init_cfg is None else dict(
+        type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu',
+        distribution='normal')
+    neck = DualAttentionEmbedding(
+        in_channels=256, channels=64, pam_channels=8, embed_channels=16,
+        init_cfg=cfg)
+    neck.init_weights()
+    for name, fan_in in (('pam_in_conv', 256 * 9), ('cam_in_conv', 256 * 9),
+                         ('pam_out_conv', 64 * 9), ('cam_out_conv', 64 * 9)):
+        std = getattr(neck, name).conv.weight.std().item()
+        torch_default, kaiming = 1 / math.sqrt(3 * fan_in), math.sqrt(2 / 576)
+        expected = torch_default if init_cfg is None else kaiming
+        assert std == pytest.approx(expected, rel=0.05), name

@@ -27,6 +27,11 @@ class DualAttentionEmbedding(BaseModule):
       ``sa`` of ``p``, ``sc`` of ``c`` and ``sasc`` of ``p + c``.
 
     With the defaults this has 24,713,346 parameters (PAM 328,321, CAM 1).
+    Every convolution keeps PyTorch's default initialisation, as in the
+    original: mmcv's ``ConvModule`` would give its four 3x3 convolutions
+    Kaiming-normal weights (about 5x the original's spread for the
+    2048 -> 512 ones), which under Adam changes their relative steps.
+    :meth:`init_weights` restores them unless an ``init_cfg`` is given.
     The embeddings are not normalised here: the head
     (:class:`~mmcd.models.MetricHead`) L2-normalises them, after its
     optional decoder (DASNet-V2). ``forward(feats_a, feats_b)`` returns
@@ -82,6 +87,21 @@ class DualAttentionEmbedding(BaseModule):
         self.sa_embed = nn.Conv2d(channels, embed_channels, 1)
         self.sc_embed = nn.Conv2d(channels, embed_channels, 1)
         self.sasc_embed = nn.Conv2d(channels, embed_channels, 1)
+        self._reset_branch_convs()
+
+    def _reset_branch_convs(self) -> None:
+        """PyTorch's default initialisation for the four 3x3 convs."""
+        for module in (self.pam_in_conv, self.pam_out_conv,
+                       self.cam_in_conv, self.cam_out_conv):
+            module.conv.reset_parameters()
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation, then the original's for the 3x3
+        convs (``ConvModule`` re-applies Kaiming) unless ``init_cfg`` is
+        set."""
+        super().init_weights()
+        if self.init_cfg is None:
+            self._reset_branch_convs()
 
     def forward(self, feats_a: Sequence[Tensor],
                 feats_b: Sequence[Tensor]) -> List[Tensor]:
