@@ -1,6 +1,4 @@
 """Check the installed torch / mmengine / mmcv / mmseg against what mmcd supports."""
-from importlib import metadata
-
 from packaging.version import Version
 
 # name -> (import name, minimum inclusive, maximum exclusive)
@@ -40,14 +38,3 @@ def check_versions():
     if problems:
         raise ImportError('mmcd cannot run with this environment:\n  - ' +
                           '\n  - '.join(problems) + '\n' + INSTALL_HINT)
-
-
-def mmcv_distribution():
-    """'mmcv' or 'mmcv-lite', whichever distribution provides ``mmcv``."""
-    for dist in ('mmcv', 'mmcv-full', 'mmcv-lite'):
-        try:
-            metadata.version(dist)
-            return dist
-        except metadata.PackageNotFoundError:
-            continue
-    return None

@@ -15,13 +15,6 @@ META_KEYS = ('img_path', 'img_path2', 'seg_map_path', 'ori_shape',
              'img_shape', 'pad_shape', 'scale_factor', 'flip',
              'flip_direction')
 
-REAL_SAMPLES = Path(__file__).resolve().parents[2] / 'shared' / 'data' / \
-    'real_samples'
-if not REAL_SAMPLES.is_dir():  # repo checked out elsewhere: /work/shared
-    REAL_SAMPLES = Path(__file__).resolve().parents[3] / 'shared' / 'data' \
-        / 'real_samples'
-
-
 def imwrite(path, img, quality=95):
     """Write an RGB (or single-channel) uint8 image; creates folders."""
     path = Path(path)

@@ -3,13 +3,10 @@ never copied into the repository)."""
 import cv2
 import numpy as np
 import pytest
-from cd_test_utils import META_KEYS, REAL_SAMPLES, build_pipeline
+from cd_test_utils import META_KEYS, build_pipeline
 from PIL import Image
 
 from mmcd.datasets import ChangeDetectionDataset
-
-pytestmark = pytest.mark.skipif(
-    not REAL_SAMPLES.is_dir(), reason=f'{REAL_SAMPLES} is absent')
 
 PIPELINE = [
     dict(type='LoadImagePairFromFile'),
@@ -18,9 +15,9 @@ PIPELINE = [
 ]
 
 
-def _dataset(name, suffix, **kwargs):
+def _dataset(root, name, suffix, **kwargs):
     return ChangeDetectionDataset(
-        data_root=str(REAL_SAMPLES / name), img_suffix=suffix,
+        data_root=str(root / name), img_suffix=suffix,
         seg_map_suffix=suffix, pipeline=build_pipeline(PIPELINE), **kwargs)
 
 
@@ -39,8 +36,8 @@ def _check_pair(out, info):
     return out['data_samples'].gt_sem_seg.data[0].numpy()
 
 
-def test_levir_cd_samples():
-    ds = _dataset('LEVIR-CD', '.png')
+def test_levir_cd_samples(real_samples):
+    ds = _dataset(real_samples, 'LEVIR-CD', '.png')
     assert len(ds) == 11
     empty = []
     for i in range(len(ds)):
@@ -52,8 +49,8 @@ def test_levir_cd_samples():
     assert empty == ['train_386_0512_0768.png']
 
 
-def test_cdd_sample_is_0_1_jpeg():
-    ds = _dataset('CDD', '.jpg', label_encoding='0-1')
+def test_cdd_sample_is_0_1_jpeg(real_samples):
+    ds = _dataset(real_samples, 'CDD', '.jpg', label_encoding='0-1')
     assert len(ds) == 1
     info = ds.get_data_info(0)
     gt = _check_pair(ds[0], info)
@@ -62,15 +59,15 @@ def test_cdd_sample_is_0_1_jpeg():
     assert gt.any()
     np.testing.assert_array_equal(gt, raw >= 1)
     # read as 0/255 it must fail loudly, not become an empty mask
-    ds = _dataset('CDD', '.jpg')
+    ds = _dataset(real_samples, 'CDD', '.jpg')
     with pytest.raises(ValueError) as e:
         ds[0]
     assert info['seg_map_path'] in str(e.value)
     assert "label_encoding='0-1'" in str(e.value)
 
 
-def test_airchange_samples():
-    ds = _dataset('AirChange', '.bmp')
+def test_airchange_samples(real_samples):
+    ds = _dataset(real_samples, 'AirChange', '.bmp')
     assert len(ds) == 2
     nonempty = {}
     for i in range(len(ds)):

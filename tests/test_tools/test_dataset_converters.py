@@ -13,15 +13,10 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 import mmcd  # noqa: F401 (registers the transforms)
-from mmcd.datasets import CDDDataset, LEVIRCD
+from mmcd.datasets import CDDDataset, LEVIRCDDataset
 
 REPO = Path(__file__).resolve().parents[2]
 CONVERTERS = REPO / 'tools' / 'dataset_converters'
-REAL_CDD = None
-for _root in (REPO.parent / 'shared', Path('/work/shared')):
-    if (_root / 'data' / 'real_samples' / 'CDD').is_dir():
-        REAL_CDD = _root / 'data' / 'real_samples' / 'CDD'
-        break
 
 
 @pytest.fixture(scope='module')
@@ -151,16 +146,16 @@ def test_cdd_0_1_masks_need_their_encoding(tools, tmp_path, capsys):
         capsys.readouterr().out
 
 
-@pytest.mark.skipif(REAL_CDD is None, reason='real samples not available')
-def test_cdd_real_sample_0_1_jpeg(tools, tmp_path):
+def test_cdd_real_sample_0_1_jpeg(tools, tmp_path, real_samples):
     """The real CDD pair stores its mask as 0/1 JPEG (with a few 2s)."""
+    real_cdd = real_samples / 'CDD'
     src = tmp_path / 'real'
     for folder, real in (('A', 'A'), ('B', 'B'), ('OUT', 'label')):
         (src / 'train' / folder).mkdir(parents=True)
         # read in place through a link: the files are not copied
-        os.symlink(REAL_CDD / real / '00000.jpg',
+        os.symlink(real_cdd / real / '00000.jpg',
                    src / 'train' / folder / '00000.jpg')
-    raw = read_grey(REAL_CDD / 'label' / '00000.jpg')
+    raw = read_grey(real_cdd / 'label' / '00000.jpg')
     assert tools['cdd'].main(
         [str(src), str(tmp_path / 'out'), '--label-encoding', '0-1']) == 0
     mask = np.array(Image.open(tmp_path / 'out/train/OUT/00000.png'))
@@ -238,7 +233,7 @@ def test_levircd_crops_are_exact_and_named_by_offset(tmp_path):
     assert 'train  1      4      1                  3' in lines
     assert 'test   1      4      1                  3' in lines
     init_default_scope('mmcd')
-    dataset = LEVIRCD(
+    dataset = LEVIRCDDataset(
         data_root=str(out), data_prefix=dict(
             img_path='test/A', img_path2='test/B',
             seg_map_path='test/label'),

@@ -10,10 +10,6 @@ import mmcd
 from mmcd.utils import mmcv_compat, version_check
 
 
-def test_supported_stack_passes():
-    version_check.check_versions()
-
-
 @pytest.mark.parametrize('module,version,package', [
     ('mmcv', '2.2.0', 'mmcv'),
     ('mmseg', '1.1.2', 'mmsegmentation'),
