@@ -15,6 +15,9 @@ from cli_helpers import loader_options
 from cli_helpers import run_python as run_tool
 from mmcd.datasets.synthetic import write_synthetic_cdd
 
+# trains or runs the tools end to end
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'lsnet_cdd.py')
 

@@ -28,6 +28,7 @@ def run_python(code, cwd, env=None):
     return result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_mmseg_scoped_config_uses_mmcd_types_via_custom_imports(tmp_path):
     cfg = tmp_path / 'mmseg_cfg.py'
     cfg.write_text(textwrap.dedent("""
@@ -161,12 +162,14 @@ CHECK_DOWNSTREAM = """
 """
 
 
+@pytest.mark.slow
 def test_mmcd_inheritance_from_outside_the_repo(tmp_path):
     cfg = _downstream_config(tmp_path)
     out = run_python(CHECK_DOWNSTREAM, cwd=str(cfg.parent))
     assert 'MMCD_FILE' in out
 
 
+@pytest.mark.slow
 def test_mmcd_inheritance_with_a_regular_install(tmp_path):
     """`pip install .` (not editable) ships the configs in mmcd/.mim."""
     target = tmp_path / 'site'

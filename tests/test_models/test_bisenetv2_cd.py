@@ -174,6 +174,7 @@ def test_boosters_run_in_training_only(bisenet_cd):
             deployed(data['inputs'], mode='tensor'), logits)
 
 
+@pytest.mark.slow
 def test_booster_weights_scale_their_losses_and_change_training():
     """Each booster has its own weight; boosters change the gradients."""
 
@@ -295,6 +296,7 @@ def tiny_options(data_root):
     return opts
 
 
+@pytest.mark.slow
 def test_train_and_test_end_to_end_deployed_without_boosters(tmp_path):
     data_root = str(tmp_path / 'toy')
     write_synthetic_cdd(data_root, num_train=4, num_val=2, num_test=3,

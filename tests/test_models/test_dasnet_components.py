@@ -250,6 +250,7 @@ def torchvision_resnet50_state_dict():
     return state
 
 
+@pytest.mark.slow
 def test_imagenet_weights_from_a_torchvision_file(tmp_path):
     state = torchvision_resnet50_state_dict()
     path = str(tmp_path / 'resnet50-19c8e357.pth')

@@ -13,6 +13,9 @@ from cli_helpers import LOADERS, loader_options
 from cli_helpers import run_python as run_tool
 from mmcd.datasets.synthetic import write_synthetic_cdd
 
+# trains or runs the tools end to end
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'dasnet', '*.py')))
 

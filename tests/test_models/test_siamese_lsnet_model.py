@@ -126,6 +126,7 @@ def lsnet():
     return model
 
 
+@pytest.mark.slow
 def test_lsnet_difffpn_loss_and_predict(lsnet):
     assert count_parameters(lsnet) == 1_207_706
     check_loss_and_predict(lsnet)
@@ -170,6 +171,7 @@ def test_date_passes_apart_in_eval_only(lsnet):
         del lsnet.joint_date_pass
 
 
+@pytest.mark.slow
 def test_dates_are_kept_apart(lsnet):
     """Date A's channels go to the backbone's first half of the batch."""
     lsnet.eval()
@@ -208,6 +210,7 @@ def test_lsnet_densefpn_with_ecam_trains():
 
 
 @pytest.mark.parametrize('policy', ['abs_diff', 'concat'])
+@pytest.mark.slow
 def test_mmseg_resnet_with_temporal_fusion(policy):
     torch.manual_seed(0)
     model = MODELS.build(resnet_cfg(policy))

@@ -38,6 +38,7 @@ PUBLISHED = {
 
 
 @pytest.mark.parametrize('name', sorted(PUBLISHED))
+@pytest.mark.slow
 def test_lsnet_published_figures(name):
     config = f'{REPO}/configs/lsnet/{name}_1xb12-100e_cdd-256x256.py'
     # MACs at the published 256x256 for diffFPN; parameters (size-free) of

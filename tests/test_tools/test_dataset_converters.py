@@ -72,6 +72,7 @@ def run_script(script, args):
     return result.returncode, result.stdout, result.stderr
 
 
+@pytest.mark.slow
 def test_cdd_binarises_0_255_jpeg_masks_into_png(tmp_path):
     src, out = tmp_path / 'CDD', tmp_path / 'CDD_png'
     # a noisy 0/255 JPEG mask (a soft edge and compression leave values
@@ -208,6 +209,7 @@ def write_levir_tile(root, split, name, size=(512, 512), seed=0):
     return tiles
 
 
+@pytest.mark.slow
 def test_levircd_crops_are_exact_and_named_by_offset(tmp_path):
     src, out = tmp_path / 'LEVIR-CD', tmp_path / 'LEVIR-CD-256'
     tiles = {

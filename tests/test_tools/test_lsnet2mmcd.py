@@ -203,6 +203,7 @@ def _pickled_original_model(state_dict):
     return root
 
 
+@pytest.mark.slow
 def test_cli_converts_a_pickled_original_model(tmp_path):
     original = original_state_dict('densefpn', seed=1)
     src, dst = tmp_path / 'checkpoint_epoch_100.pt', tmp_path / 'mmcd.pth'

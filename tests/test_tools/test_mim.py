@@ -106,6 +106,7 @@ def tiny_options(data_root):
     return opts
 
 
+@pytest.mark.slow
 def test_mim_train_test_search_with_a_regular_install(tmp_path):
     """`mim` finds a package through its distribution's location, so it
     sees a regular install (here `pip install --target`); a PEP 660
@@ -148,6 +149,7 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
         assert f'config id: {model["Name"]}' in out
 
 
+@pytest.mark.slow
 def test_every_metafile_parameter_count_is_the_inference_model():
     """`Parameters` of every metafile entry (LSNet, DASNet, BiSeNetV2-CD) is
     the full count of the inference model (auxiliary heads excluded)."""

@@ -82,6 +82,7 @@ def test_sigmoid_focal_loss_by_hand():
     assert torch.allclose(loss, torch.stack([expected0, expected1])[None])
 
 
+@pytest.mark.slow
 def test_spawned_dataloader_workers_get_the_standin(tmp_path):
     """Workers started with `spawn` unpickle the mmcd dataset, whose import
     runs `import mmcd` (and so the stand-in) before any mmseg module."""
