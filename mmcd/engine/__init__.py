@@ -1,7 +1,7 @@
-from .hooks import (ChangeCheckpointMetaHook, ChangeVisualizationHook,
-                    change_decision_threshold)
+from .hooks import (ChangeCheckpointMetaHook, ChangeReportHook,
+                    ChangeVisualizationHook, change_decision_threshold)
 
 __all__ = [
-    'ChangeVisualizationHook', 'ChangeCheckpointMetaHook',
+    'ChangeReportHook', 'ChangeVisualizationHook', 'ChangeCheckpointMetaHook',
     'change_decision_threshold'
 ]

@@ -1,8 +1,6 @@
-"""ChangeMetric's threshold sweep (MaxF, AP, PR curve) and per-image table,
-against hand-computed values."""
-import csv
-import glob
-import json
+"""ChangeMetric's threshold sweep (MaxF, AP, PR curve) and per-image counts,
+against hand-computed values (the files are ChangeReportHook's, tested in
+tests/test_engine/test_change_report_hook.py)."""
 import os.path as osp
 from fractions import Fraction
 
@@ -13,7 +11,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 import mmcd  # noqa: F401
-from mmcd.evaluation import ChangeMetric
+from mmcd.evaluation import ChangeMetric, functional
 from mmcd.evaluation.metrics import change_metric as cm
 
 
@@ -67,17 +65,33 @@ def hand_samples():
 
 
 def test_histograms_by_hand():
-    h1 = cm.score_histogram(cm.change_probability(torch.tensor([P1])),
-                            torch.tensor(GT1), 4)
+    h1 = functional.score_histogram(
+        functional.change_probability(torch.tensor([P1])), torch.tensor(GT1),
+        4)
     assert h1.tolist() == [[1, 1, 1, 0], [0, 1, 0, 3]]
-    h2 = cm.score_histogram(cm.change_probability(torch.tensor(LOGITS2)),
-                            torch.tensor(GT2), 4)
+    h2 = functional.score_histogram(
+        functional.change_probability(torch.tensor(LOGITS2)),
+        torch.tensor(GT2), 4)
     assert h2.tolist() == [[1, 0, 1, 0], [0, 1, 0, 1]]
 
 
-def test_maxf_ap_and_curve_by_hand(tmp_path):
-    metric = ChangeMetric(threshold_sweep=True, num_bins=4,
-                          report_dir=str(tmp_path))
+def test_change_probability_of_arrays_and_tensors():
+    logits = np.array(LOGITS2, dtype=np.float32)
+    prob = functional.change_probability(logits)
+    assert prob.dtype == np.float64
+    # sigmoid(l1 - l0) in float64, the softmax probability of class 1
+    want = 1 / (1 + np.exp(-(logits[1, 0].astype(np.float64) -
+                             logits[0, 0])))
+    np.testing.assert_array_equal(prob[0], want)
+    np.testing.assert_array_equal(
+        functional.change_probability(torch.from_numpy(logits)), prob)
+    # one channel: the stored sigmoid as is
+    np.testing.assert_array_equal(
+        functional.change_probability(np.array([P1])), P1)
+
+
+def test_maxf_ap_and_curve_by_hand():
+    metric = ChangeMetric(threshold_sweep=True, num_bins=4)
     metric.process({}, hand_samples())
     metrics = metric.evaluate(2)
     assert metrics['MaxF'] == float(Fraction(4, 5))
@@ -88,10 +102,7 @@ def test_maxf_ap_and_curve_by_hand(tmp_path):
     # the scores at the model's own threshold are still there
     assert {'Precision', 'Recall', 'F1', 'IoU', 'OA', 'Kappa'} <= set(metrics)
 
-    files = glob.glob(str(tmp_path / 'pr_curve_*.json'))
-    assert len(files) == 1
-    with open(files[0]) as f:
-        curve = json.load(f)
+    curve = metric.last_sweep
     assert curve['thresholds'] == [0, 0.25, 0.5, 0.75]
     assert curve['precision'] == [
         float(Fraction(6, 11)), float(Fraction(2, 3)),
@@ -103,18 +114,15 @@ def test_maxf_ap_and_curve_by_hand(tmp_path):
         float(Fraction(12, 17)), 0.8, float(Fraction(2, 3)), 0.8
     ]
     assert curve['MaxF'] == metrics['MaxF']
-    png = files[0][:-len('.json')] + '.png'
-    with open(png, 'rb') as f:
-        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert metric.last_per_image is None  # per_image_table is off
 
-    # the next evaluation starts from empty histograms and does not
-    # overwrite the first files
+    # the next evaluation starts from empty histograms
     metric.process({}, hand_samples()[:1])
     again = metric.evaluate(1)
     # sample 1 alone: P = 4; k = 1: TP 4, FP 2 -> F1 8/10; k = 3: TP 3,
     # FP 0 -> 6/7 (the best)
     assert again['MaxF'] == float(Fraction(6, 7))
-    assert len(glob.glob(str(tmp_path / 'pr_curve_*.json'))) == 2
+    assert metric.last_sweep['MaxF'] == again['MaxF']
 
 
 def test_distributed_shares_with_padding_match_one_process(monkeypatch):
@@ -140,42 +148,31 @@ def test_distributed_shares_with_padding_match_one_process(monkeypatch):
 
 def test_scores_must_be_binary_probabilities():
     with pytest.raises(ValueError, match='probabilities'):
-        cm.change_probability(torch.tensor([[[1.5, 0.2]]]))
+        functional.change_probability(torch.tensor([[[1.5, 0.2]]]))
     with pytest.raises(ValueError, match='binary'):
-        cm.change_probability(torch.zeros(3, 2, 2))
+        functional.change_probability(torch.zeros(3, 2, 2))
     metric = ChangeMetric(threshold_sweep=True)
     with pytest.raises(KeyError, match='seg_logits'):
         metric.process({}, [make_sample('x.png', [[1]], [[1]])])
 
 
-# ----------------------------------------------------- per-image table --
-# a.png: pred 1 0 / 1 1, gt 1 0 / 0 1 -> TP 2, FP 1, FN 0, TN 1:
-#        P 2/3, R 1, F1 4/5, IoU 2/3
-# b.png: pred 0 0, gt 1 0 -> TP 0, FP 0, FN 1, TN 1:
-#        P 0/0 (empty), R 0, F1 0, IoU 0
-# c.png: pred 0, gt 0 -> nothing to find, nothing found: all empty, last
-def test_per_image_table_worst_first(tmp_path):
-    metric = ChangeMetric(per_image_table=True, report_dir=str(tmp_path))
+# ---------------------------------------------------- per-image counts --
+def test_per_image_counts_in_dataset_order():
+    metric = ChangeMetric(per_image_table=True)
     metric.process({}, [
         make_sample('a.png', [[1, 0], [0, 1]], [[1, 0], [1, 1]]),
         make_sample('b.png', [[1, 0]], [[0, 0]]),
         make_sample('c.png', [[0]], [[0]]),
     ])
     metric.evaluate(3)
-    files = glob.glob(str(tmp_path / 'per_image_*.csv'))
-    assert len(files) == 1
-    with open(files[0], newline='') as f:
-        rows = list(csv.reader(f))
-    assert rows == [
-        ['pair', 'Precision', 'Recall', 'F1', 'IoU', 'TP', 'FP', 'FN', 'TN'],
-        ['b.png', '', '0.000000', '0.000000', '0.000000', '0', '0', '1', '1'],
-        ['a.png', '0.666667', '1.000000', '0.800000', '0.666667', '2', '1',
-         '0', '1'],
-        ['c.png', '', '', '', '', '0', '0', '0', '1'],
-    ]
+    assert [(name, counts.tolist()) for name, counts in
+            metric.last_per_image] == [('a.png', [2, 1, 0, 1]),
+                                       ('b.png', [0, 0, 1, 1]),
+                                       ('c.png', [0, 0, 0, 1])]
+    assert metric.last_sweep is None  # threshold_sweep is off
 
 
-def test_no_run_dir_means_no_files(tmp_path, monkeypatch):
+def test_metric_writes_no_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from mmengine.logging import MMLogger
     MMLogger.get_instance('sweep_without_run_dir')  # no log file

@@ -1,265 +1,25 @@
 """Binary change-detection metric with the papers' global protocol."""
-import csv
-import json
-import logging
 import os
 import os.path as osp
 from collections import OrderedDict, deque
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.dist import (all_reduce, collect_results, get_dist_info,
                            is_main_process)
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import MessageHub, MMLogger, print_log
-from PIL import Image
+from mmengine.logging import MMLogger, print_log
 from prettytable import PrettyTable
 
+from mmcd.evaluation.functional import (COUNT_NAMES, METRIC_NAMES,
+                                        change_confusion,
+                                        change_metrics_from_counts,
+                                        change_probability, score_histogram,
+                                        sweep_thresholds)
 from mmcd.registry import METRICS
 from mmcd.utils.data_sample import pixel_data, sample_field
-
-#: Order of the four counts in every per-sample record and in the totals.
-COUNT_NAMES = ('TP', 'FP', 'FN', 'TN')
-
-#: Order of the reported scores.
-METRIC_NAMES = ('Precision', 'Recall', 'F1', 'IoU', 'OA', 'Kappa')
-
-
-def _to_numpy(data) -> np.ndarray:
-    """A mask (tensor or array, any device) as a numpy array, with a leading
-    channel axis of size 1 dropped."""
-    if isinstance(data, torch.Tensor):
-        data = data.detach().cpu().numpy()
-    data = np.asarray(data)
-    return data[0] if data.ndim == 3 and data.shape[0] == 1 else data
-
-
-def change_confusion(pred, gt, ignore_index: int = 255) -> np.ndarray:
-    """Binary confusion counts of one change map.
-
-    This is the single counting primitive of :class:`ChangeMetric`; a later
-    extension (e.g. a score histogram for a threshold sweep / MaxF) can sit
-    beside it and be summed the same way.
-
-    Args:
-        pred (Tensor | np.ndarray): Predicted mask, ``(H, W)`` or
-            ``(1, H, W)``, with 0 = unchanged and 1 = changed.
-        gt (Tensor | np.ndarray): Ground truth of the same shape, with
-            0 = unchanged, 1 = changed and ``ignore_index`` = not evaluated.
-        ignore_index (int): Label of ground-truth pixels that are excluded
-            from all four counts. Defaults to 255.
-
-    Returns:
-        np.ndarray: ``int64`` array ``[TP, FP, FN, TN]`` (see
-        :data:`COUNT_NAMES`), the change class being the positive class.
-
-    Raises:
-        ValueError: If the shapes differ or a mask holds a value outside
-            ``{0, 1}`` (``{0, 1, ignore_index}`` for ``gt``); for instance a
-            0/255 ground truth that was not converted to 0/1.
-    """
-    pred = _to_numpy(pred)
-    gt = _to_numpy(gt)
-    if pred.shape != gt.shape:
-        raise ValueError(
-            f'prediction shape {pred.shape} differs from ground-truth shape '
-            f'{gt.shape}; predictions must be at the original image size')
-    bad_pred = np.setdiff1d(np.unique(pred), [0, 1])
-    if bad_pred.size:
-        raise ValueError(
-            'a change prediction must hold only 0 (unchanged) and 1 '
-            f'(changed); found {bad_pred.tolist()}')
-    bad_gt = np.setdiff1d(np.unique(gt), [0, 1, ignore_index])
-    if bad_gt.size:
-        raise ValueError(
-            'a change ground truth must hold only 0 (unchanged), 1 (changed) '
-            f'and {ignore_index} (ignore); found {bad_gt.tolist()} (was a '
-            '0/255 label map loaded without converting 255 to 1?)')
-    valid = gt != ignore_index
-    pred_pos = (pred == 1) & valid
-    gt_pos = (gt == 1) & valid
-    tp = np.count_nonzero(pred_pos & gt_pos)
-    fp = np.count_nonzero(pred_pos) - tp
-    fn = np.count_nonzero(gt_pos) - tp
-    tn = np.count_nonzero(valid) - tp - fp - fn
-    return np.array([tp, fp, fn, tn], dtype=np.int64)
-
-
-def _ratio(num: int, den: int) -> float:
-    """``num / den`` for Python ints (one correctly rounded division), 0 if
-    ``den`` is 0."""
-    return num / den if den else 0.0
-
-
-def change_metrics_from_counts(tp: int, fp: int, fn: int,
-                               tn: int) -> Dict[str, float]:
-    """Change-class scores from global confusion counts.
-
-    Every score is one exact integer ratio (Python ints, so no overflow and
-    no accumulated rounding), turned into a float by a single division:
-
-    - ``Precision = TP / (TP + FP)``
-    - ``Recall = TP / (TP + FN)``
-    - ``F1 = 2 TP / (2 TP + FP + FN)``
-    - ``IoU = TP / (TP + FP + FN)``
-    - ``OA = (TP + TN) / N``
-    - ``Kappa = (N (TP + TN) - S) / (N^2 - S)`` with
-      ``S = (TP + FP)(TP + FN) + (FN + TN)(FP + TN)``, i.e. Cohen's
-      ``(p_o - p_e) / (1 - p_e)`` multiplied through by ``N^2``.
-
-    A zero denominator gives 0 instead of NaN: no change predicted
-    (Precision 0), no change in the ground truth (Recall 0), neither (F1 and
-    IoU 0), no valid pixel (OA 0), or chance agreement ``p_e = 1`` because
-    both maps are constant and identical (Kappa 0).
-
-    Args:
-        tp (int): Changed pixels predicted as changed.
-        fp (int): Unchanged pixels predicted as changed.
-        fn (int): Changed pixels predicted as unchanged.
-        tn (int): Unchanged pixels predicted as unchanged.
-
-    Returns:
-        dict[str, float]: ``Precision``, ``Recall``, ``F1``, ``IoU``, ``OA``
-        and ``Kappa`` as fractions (``Kappa`` lies in [-1, 1], the others in
-        [0, 1]).
-    """
-    tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)
-    n = tp + fp + fn + tn
-    chance = (tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)
-    return OrderedDict(
-        Precision=_ratio(tp, tp + fp),
-        Recall=_ratio(tp, tp + fn),
-        F1=_ratio(2 * tp, 2 * tp + fp + fn),
-        IoU=_ratio(tp, tp + fp + fn),
-        OA=_ratio(tp + tn, n),
-        Kappa=_ratio(n * (tp + tn) - chance, n * n - chance))
-
-
-def change_probability(seg_logits) -> np.ndarray:
-    """Per-pixel probability of change from a binary model's ``seg_logits``.
-
-    Accepts what mmseg's ``EncoderDecoder.postprocess_result`` stores:
-
-    - 2 channels (softmax models): raw logits; the result is the softmax
-      probability of class 1, ``sigmoid(l1 - l0)``, so ``p > 0.5`` is
-      exactly the argmax prediction;
-    - 1 channel (sigmoid models and distance heads such as
-      :class:`~mmcd.models.MetricHead`, whose logit is
-      ``distance - distance_threshold``): the already applied sigmoid,
-      taken as is, so ``p > decode_head.threshold`` is the prediction.
-
-    Args:
-        seg_logits (Tensor | np.ndarray): ``(C, H, W)`` with ``C`` 1 or 2.
-
-    Returns:
-        np.ndarray: ``float64`` ``(H, W)`` probabilities in ``[0, 1]``.
-
-    Raises:
-        ValueError: For another number of channels, or 1-channel values
-            outside ``[0, 1]`` (raw logits instead of probabilities).
-    """
-    if isinstance(seg_logits, np.ndarray):
-        seg_logits = torch.from_numpy(seg_logits)
-    logits = seg_logits.detach().cpu().double()
-    if logits.dim() != 3 or logits.size(0) not in (1, 2):
-        raise ValueError(
-            'the threshold sweep needs the seg_logits of a binary change '
-            'model, (2, H, W) softmax logits or (1, H, W) sigmoid '
-            f'probabilities; got shape {tuple(logits.shape)}')
-    if logits.size(0) == 2:
-        return torch.sigmoid(logits[1] - logits[0]).numpy()
-    prob = logits[0]
-    if prob.numel() and (prob.min() < 0 or prob.max() > 1):
-        raise ValueError(
-            '1-channel seg_logits must be probabilities in [0, 1] (mmseg\'s '
-            'EncoderDecoder stores sigmoid(logit)); got values in '
-            f'[{prob.min().item():.4g}, {prob.max().item():.4g}]')
-    return prob.numpy()
-
-
-def score_histogram(prob, gt, num_bins: int,
-                    ignore_index: int = 255) -> np.ndarray:
-    """Histograms of the change probability of unchanged and changed pixels.
-
-    Bin ``k`` holds the probabilities in ``(k / n, (k + 1) / n]`` (bin 0
-    also holds 0), so the pixels with ``p > k / n`` are exactly those of
-    bins ``k .. n - 1``: the sweep's threshold ``k / n`` means
-    ``p > k / n``, like mmseg's ``sigmoid > threshold``.
-
-    Args:
-        prob (np.ndarray): ``(H, W)`` probabilities of change.
-        gt (Tensor | np.ndarray): Ground truth, 0 / 1 / ``ignore_index``.
-        num_bins (int): Number of bins ``n`` over ``[0, 1]``.
-        ignore_index (int): Ground-truth label left out. Defaults to 255.
-
-    Returns:
-        np.ndarray: ``int64`` ``(2, num_bins)``: row 0 unchanged pixels,
-        row 1 changed pixels.
-    """
-    gt = _to_numpy(gt)
-    if prob.shape != gt.shape:
-        raise ValueError(
-            f'seg_logits shape {prob.shape} differs from ground-truth shape '
-            f'{gt.shape}; scores must be at the original image size')
-    valid = gt != ignore_index
-    bins = np.clip(np.ceil(prob[valid] * num_bins) - 1, 0,
-                   num_bins - 1).astype(np.int64)
-    return np.bincount(
-        bins + num_bins * (gt[valid] == 1), minlength=2 * num_bins).reshape(
-            2, num_bins).astype(np.int64)
-
-
-def sweep_thresholds(histogram: np.ndarray) -> Dict[str, object]:
-    """Precision-recall curve, MaxF and average precision from histograms.
-
-    For each threshold ``t_k = k / n`` (``k = 0 .. n - 1``; see
-    :func:`score_histogram`) the pixels of bins ``>= k`` are predicted as
-    changed: ``TP_k`` and ``FP_k`` are the changed and unchanged pixels
-    there, ``FN_k = P - TP_k`` with ``P`` all changed pixels.
-    ``Precision_k = TP_k / (TP_k + FP_k)``, ``Recall_k = TP_k / P``,
-    ``F1_k = 2 TP_k / (2 TP_k + FP_k + FN_k)`` (each one division of exact
-    integers; 0 for 0/0). ``MaxF`` is the largest ``F1_k`` (at the lowest
-    such threshold), and ``AP = sum_k (Recall_k - Recall_{k+1})
-    Precision_k`` with ``Recall_n = 0``: the step-wise area under the
-    precision-recall curve, as scikit-learn's ``average_precision_score``
-    computes it at these thresholds.
-
-    Args:
-        histogram (np.ndarray): ``(2, n)`` counts of unchanged (row 0) and
-            changed (row 1) pixels per bin.
-
-    Returns:
-        dict: ``MaxF``, ``MaxF_threshold``, ``MaxF_Precision``,
-        ``MaxF_Recall``, ``AP`` (floats) and the curve: ``thresholds``,
-        ``precision``, ``recall``, ``f1`` (lists of ``n`` floats).
-    """
-    histogram = np.asarray(histogram, dtype=np.int64)
-    num_bins = histogram.shape[1]
-    # counts at or above each bin: reversed cumulative sums
-    fp = np.cumsum(histogram[0, ::-1])[::-1]
-    tp = np.cumsum(histogram[1, ::-1])[::-1]
-    positives = int(histogram[1].sum())
-
-    def ratio(num, den):
-        return np.divide(num, den, out=np.zeros(num_bins),
-                         where=den > 0)
-
-    precision = ratio(tp, tp + fp)
-    recall = ratio(tp, np.full(num_bins, positives))
-    f1 = ratio(2 * tp, tp + fp + positives)
-    best = int(np.argmax(f1))
-    recall_next = np.append(recall[1:], 0.0)
-    return OrderedDict(
-        MaxF=float(f1[best]),
-        MaxF_threshold=best / num_bins,
-        MaxF_Precision=float(precision[best]),
-        MaxF_Recall=float(recall[best]),
-        AP=float(np.sum((recall - recall_next) * precision)),
-        thresholds=(np.arange(num_bins) / num_bins).tolist(),
-        precision=precision.tolist(),
-        recall=recall.tolist(),
-        f1=f1.tolist())
+from mmcd.utils.writers import write_mask
 
 
 @METRICS.register_module()
@@ -273,7 +33,11 @@ class ChangeMetric(BaseMetric):
     ``F1``, ``IoU`` (of the change class), ``OA`` (overall accuracy) and
     ``Kappa`` (Cohen's), as fractions (F1 0.9413, not 94.13), so that e.g.
     ``CheckpointHook(save_best='F1', rule='greater')`` works. A table of the
-    scores and the raw counts is written to the log.
+    scores and the raw counts is written to the log. The metric only
+    computes, like mmseg's ``IoUMetric``: the PR curve and the per-image
+    table of its last evaluation are kept in :attr:`last_sweep` and
+    :attr:`last_per_image`, and :class:`~mmcd.engine.ChangeReportHook`
+    writes them into the run's log directory.
 
     ``process`` keeps only four ``int64`` counts per sample (one record per
     sample, so ``evaluate(size)`` drops the samples padded by a distributed
@@ -321,26 +85,23 @@ class ChangeMetric(BaseMetric):
             last ``world_size`` samples, to drop a distributed sampler's
             padding exactly), summed across processes, so memory does not
             grow with the dataset and the result does not depend on the
-            number of processes. At each evaluation the curve is written as
-            ``pr_curve_<stage>.json`` and ``pr_curve_<stage>.png`` into
-            ``report_dir``. Defaults to False.
+            number of processes. The curve is kept in :attr:`last_sweep`.
+            Defaults to False.
         num_bins (int): Number of histogram bins (thresholds ``k /
             num_bins``) of the sweep. Defaults to 1000.
-        per_image_table (bool): Also write ``per_image_<stage>.csv`` into
-            ``report_dir``: Precision, Recall, F1, IoU and the counts of
-            each pair (named by the basename of ``img_path``), worst F1
-            first; a score that is 0/0 for that image is left empty (an
-            empty F1 means no change in the ground truth nor in the
-            prediction; those rows come last). ``tools/test.py`` switches
-            it on. Defaults to False.
-        report_dir (str, optional): Directory of the sweep and per-image
-            files. Defaults to None: the log directory of the running
-            :class:`~mmengine.runner.Runner` (``work_dir/<timestamp>``,
-            found through the current logger's log file); without one the
-            files are not written (a warning says so). ``<stage>`` is
-            ``val_iter_<N>`` during training, ``test`` in a test run; an
-            existing file is never overwritten (a ``_1``, ``_2``... suffix
-            is added).
+        per_image_table (bool): Also keep the counts of each pair (named by
+            the basename of ``img_path``) in :attr:`last_per_image`, for
+            the per-image table. ``tools/test.py`` switches it on. Defaults
+            to False.
+
+    Attributes:
+        last_sweep (dict, optional): The :func:`sweep_thresholds` result of
+            the last evaluation on the main process (None without
+            ``threshold_sweep``).
+        last_per_image (list[tuple[str, np.ndarray]], optional): The pair
+            name and ``[TP, FP, FN, TN]`` of every sample of the last
+            evaluation on the main process, in dataset order (None without
+            ``per_image_table``).
     """
 
     default_prefix: Optional[str] = None
@@ -355,8 +116,7 @@ class ChangeMetric(BaseMetric):
                  keep_results: bool = False,
                  threshold_sweep: bool = False,
                  num_bins: int = 1000,
-                 per_image_table: bool = False,
-                 report_dir: Optional[str] = None) -> None:
+                 per_image_table: bool = False) -> None:
         super().__init__(
             collect_device=collect_device,
             prefix=prefix,
@@ -375,7 +135,8 @@ class ChangeMetric(BaseMetric):
         self.threshold_sweep = threshold_sweep and not format_only
         self.num_bins = num_bins
         self.per_image_table = per_image_table and not format_only
-        self.report_dir = report_dir
+        self.last_sweep: Optional[dict] = None
+        self.last_per_image: Optional[List[Tuple[str, np.ndarray]]] = None
         # sweep state: the sum over all samples but the last `world_size`,
         # whose histograms are held back (see `_merged_histogram`)
         self._histogram = np.zeros((2, num_bins), dtype=np.int64)
@@ -411,10 +172,10 @@ class ChangeMetric(BaseMetric):
                 if gt is None:
                     raise ValueError(
                         'ChangeMetric got a data sample without '
-                        f'`gt_sem_seg` (img_path={sample_field(sample, "img_path")}'
-                        '); to only save the predictions of an unlabelled '
-                        'test set use ChangeMetric(format_only=True, '
-                        'output_dir=...)')
+                        '`gt_sem_seg` (img_path='
+                        f'{sample_field(sample, "img_path")}); to only save '
+                        'the predictions of an unlabelled test set use '
+                        'ChangeMetric(format_only=True, output_dir=...)')
                 self.results.append(
                     change_confusion(pred, gt, self.ignore_index))
                 if self.per_image_table:
@@ -479,7 +240,8 @@ class ChangeMetric(BaseMetric):
     def _save_mask(self, sample, pred) -> None:
         """Write ``pred`` as a 0/255 PNG named after the sample's pair."""
         name = osp.splitext(self._pair_name(sample))[0] + '.png'
-        pair = (sample_field(sample, 'img_path'), sample_field(sample, 'img_path2'))
+        pair = (sample_field(sample, 'img_path'),
+                sample_field(sample, 'img_path2'))
         previous = self._saved_pairs.setdefault(name, pair)
         if previous != pair:
             raise ValueError(
@@ -487,13 +249,7 @@ class ChangeMetric(BaseMetric):
                 f'{name!r} in {self.output_dir!r}: the prediction of pair '
                 f'{previous} was already saved under that name. Give the '
                 'pairs distinct file names (basenames of img_path).')
-        mask = _to_numpy(pred)
-        if mask.ndim != 2:
-            raise ValueError('a change prediction must be (H, W) or '
-                             f'(1, H, W); got shape {mask.shape}')
-        os.makedirs(self.output_dir, exist_ok=True)
-        Image.fromarray(np.where(mask == 1, 255, 0).astype(np.uint8),
-                        mode='L').save(osp.join(self.output_dir, name))
+        write_mask(osp.join(self.output_dir, name), pred)
 
     def evaluate(self, size: int) -> dict:
         """Compute the metrics and start a new round of saved file names.
@@ -505,6 +261,7 @@ class ChangeMetric(BaseMetric):
         Returns:
             dict: See :meth:`compute_metrics`.
         """
+        self.last_sweep = self.last_per_image = None
         try:
             if self.format_only:
                 # nothing to collect (no counts are kept): skip mmengine's
@@ -559,119 +316,24 @@ class ChangeMetric(BaseMetric):
             f'{table.get_string()}\nconfusion counts: {count_text}',
             logger=logger)
 
-        report_dir = None
-        if self.threshold_sweep or self.per_image_table:
-            report_dir = self._report_dir()
-            stage = self._stage_name()
         if self.threshold_sweep:
             histogram = self._gathered.get('histogram')
             if histogram is None:  # called directly, not through evaluate
                 histogram = np.zeros((2, self.num_bins), dtype=np.int64)
-            sweep = sweep_thresholds(histogram)
+            self.last_sweep = sweep_thresholds(histogram)
             for key in ('MaxF', 'MaxF_threshold', 'MaxF_Precision',
                         'MaxF_Recall', 'AP'):
-                metrics[key] = sweep[key]
+                metrics[key] = self.last_sweep[key]
             print_log(
                 'threshold sweep over the change probability: '
-                f'MaxF {sweep["MaxF"]:.4f} at p > '
-                f'{sweep["MaxF_threshold"]:.4f} (Precision '
-                f'{sweep["MaxF_Precision"]:.4f}, Recall '
-                f'{sweep["MaxF_Recall"]:.4f}), AP {sweep["AP"]:.4f}',
+                f'MaxF {metrics["MaxF"]:.4f} at p > '
+                f'{metrics["MaxF_threshold"]:.4f} (Precision '
+                f'{metrics["MaxF_Precision"]:.4f}, Recall '
+                f'{metrics["MaxF_Recall"]:.4f}), AP {metrics["AP"]:.4f}',
                 logger=logger)
-            if report_dir is not None:
-                self._write_pr_curve(sweep, report_dir, stage)
-        if self.per_image_table and report_dir is not None:
+        if self.per_image_table:
             names = self._gathered.get('names')
             if names is None or len(names) != len(results):
                 names = [str(i) for i in range(len(results))]
-            self._write_per_image_table(names, results, report_dir, stage)
+            self.last_per_image = list(zip(names, results))
         return metrics
-
-    def _report_dir(self) -> Optional[str]:
-        """``report_dir``, else the running Runner's log dir (the directory
-        of the current logger's log file), else None (with a warning)."""
-        if self.report_dir is not None:
-            return self.report_dir
-        logger = MMLogger.get_current_instance()
-        for handler in logger.handlers:
-            if isinstance(handler, logging.FileHandler):
-                return osp.dirname(handler.baseFilename)
-        print_log(
-            'ChangeMetric: no report_dir and no run log dir, so the '
-            'PR-curve / per-image files are not written',
-            logger=logger, level=logging.WARNING)
-        return None
-
-    @staticmethod
-    def _stage_name() -> str:
-        """``test`` in a test run, ``val_iter_<N>`` after ``N`` training
-        iterations."""
-        hub = MessageHub.get_current_instance()
-        stage, last_iter = hub.get_info('loop_stage'), hub.get_info('iter')
-        if stage is None or stage == 'test' or last_iter is None:
-            return stage or 'eval'
-        # `iter` is the index of the last started training iteration
-        return f'{stage}_iter_{last_iter + 1}'
-
-    @staticmethod
-    def _new_path(directory: str, stem: str, suffix: str) -> str:
-        """``directory/stem.suffix``, or with ``_1``, ``_2``... appended
-        when that file exists: nothing is overwritten."""
-        os.makedirs(directory, exist_ok=True)
-        path, n = osp.join(directory, stem + suffix), 0
-        while osp.exists(path):
-            n += 1
-            path = osp.join(directory, f'{stem}_{n}{suffix}')
-        return path
-
-    def _write_pr_curve(self, sweep: dict, report_dir: str,
-                        stage: str) -> None:
-        """``pr_curve_<stage>.json`` (scores and curve) and ``.png``."""
-        json_path = self._new_path(report_dir, f'pr_curve_{stage}', '.json')
-        with open(json_path, 'w') as f:
-            json.dump(dict(sweep, num_bins=self.num_bins,
-                           score='probability of change; threshold t means '
-                           'p > t (t = 0: every pixel)'), f)
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        fig = Figure(figsize=(5, 5))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot(sweep['recall'], sweep['precision'], lw=1.5)
-        ax.plot([sweep['MaxF_Recall']], [sweep['MaxF_Precision']], 'o',
-                label=f'MaxF {sweep["MaxF"]:.4f} at p > '
-                f'{sweep["MaxF_threshold"]:.3f}')
-        ax.set(xlabel='Recall', ylabel='Precision', xlim=(0, 1.01),
-               ylim=(0, 1.01), title=f'{stage}: AP {sweep["AP"]:.4f}')
-        ax.grid(alpha=0.3)
-        ax.legend(loc='lower left')
-        fig.savefig(json_path[:-len('.json')] + '.png', dpi=100)
-        print_log(f'PR curve written to {json_path} (and .png)',
-                  logger=MMLogger.get_current_instance())
-
-    def _write_per_image_table(self, names: List[str],
-                               results: List[np.ndarray], report_dir: str,
-                               stage: str) -> None:
-        """``per_image_<stage>.csv``, worst F1 first."""
-        rows = []
-        for name, counts in zip(names, results):
-            tp, fp, fn, tn = (int(c) for c in counts)
-            dens = dict(Precision=tp + fp, Recall=tp + fn,
-                        F1=2 * tp + fp + fn, IoU=tp + fp + fn)
-            scores = change_metrics_from_counts(tp, fp, fn, tn)
-            row = {k: (scores[k] if dens[k] else None) for k in dens}
-            rows.append((name, row, (tp, fp, fn, tn)))
-        # undefined F1 (nothing to find, nothing found) last
-        rows.sort(key=lambda r: (r[1]['F1'] is None, r[1]['F1'] or 0, r[0]))
-        path = self._new_path(report_dir, f'per_image_{stage}', '.csv')
-        with open(path, 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['pair', 'Precision', 'Recall', 'F1', 'IoU'] +
-                            list(COUNT_NAMES))
-            for name, row, counts in rows:
-                writer.writerow(
-                    [name] +
-                    ['' if v is None else f'{v:.6f}' for v in row.values()] +
-                    list(counts))
-        print_log(f'per-image results written to {path}',
-                  logger=MMLogger.get_current_instance())

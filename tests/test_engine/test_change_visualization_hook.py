@@ -1,16 +1,19 @@
-"""ChangeVisualizationHook writes A | B | overlay panels named by pair."""
+"""ChangeVisualizationHook draws A | B | overlay panels named by pair
+through the current ChangeLocalVisualizer."""
 from unittest.mock import MagicMock
 
 import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
+from mmengine.visualization import BaseVisBackend, Visualizer
 from mmseg.structures import SegDataSample
 from PIL import Image
 
 import mmcd  # noqa: F401
 from mmcd.engine import ChangeVisualizationHook
-from mmcd.registry import HOOKS
+from mmcd.registry import HOOKS, VISUALIZERS
+from mmcd.visualization import compose_change_panel
 
 H, W = 4, 5
 
@@ -35,6 +38,24 @@ def make_output(img_path, img_path2, pred, gt=None):
     return sample
 
 
+class RecordingBackend(BaseVisBackend):
+    """Keeps the ``add_image`` calls instead of storing them."""
+
+    def __init__(self, save_dir=None):
+        super().__init__(save_dir)
+        self.images = []
+
+    @property
+    def experiment(self):
+        return self
+
+    def _init_env(self):
+        pass
+
+    def add_image(self, name, image, step=0, **kwargs):
+        self.images.append((name, image.copy(), step))
+
+
 def read_rgb(path):
     with Image.open(path) as img:
         return np.array(img.convert('RGB'))
@@ -56,12 +77,28 @@ def data(tmp_path):
     outputs = [make_output(a1, b1, pred, gt), make_output(a2, b2, pred)]
     runner = MagicMock()
     runner.log_dir = str(tmp_path / 'log')
+    runner.iter = 7
+    # the runner's visualizer, as default_runtime.py configures it
+    VISUALIZERS.build(
+        dict(
+            type='ChangeLocalVisualizer',
+            name=f'visualizer_{tmp_path.name}',
+            vis_backends=[
+                dict(type='LocalVisBackend'),
+                dict(type=RecordingBackend, name='recording')
+            ],
+            save_dir=runner.log_dir))
     return runner, outputs
+
+
+def recorded():
+    return Visualizer.get_current_instance().get_backend('recording').images
 
 
 def test_test_iter_writes_panels(data, tmp_path):
     runner, outputs = data
-    hook = HOOKS.build(dict(type='ChangeVisualizationHook', draw=True))
+    hook = HOOKS.build(
+        dict(type='ChangeVisualizationHook', draw=True, out_dir='vis_change'))
     hook.before_test_epoch(runner)
     hook.after_test_iter(runner, 0, data_batch=None, outputs=outputs)
     out_dir = tmp_path / 'log' / 'vis_change'
@@ -84,6 +121,45 @@ def test_test_iter_writes_panels(data, tmp_path):
     assert overlay[0, 0].tolist() == [152, 30, 35]  # 152.5 -> 152
     assert overlay[0, 1].tolist() == [152, 30, 35]
     assert overlay[1, 0].tolist() == [50, 60, 70]
+    # written instead of recorded by the backends
+    assert recorded() == []
+
+
+def test_without_out_dir_backends_get_the_panels(data, tmp_path):
+    runner, outputs = data
+    hook = ChangeVisualizationHook(draw=True)
+    hook.after_val_iter(runner, 0, outputs=outputs)
+    names = [(name, step) for name, _, step in recorded()]
+    assert names == [('val_p1', 7), ('val_p2', 7)]
+    want = compose_change_panel(
+        read_rgb(outputs[0].img_path), read_rgb(outputs[0].img_path2),
+        outputs[0].pred_sem_seg.data, outputs[0].gt_sem_seg.data)
+    np.testing.assert_array_equal(recorded()[0][1], want)
+    # LocalVisBackend stores them under the run's vis_data
+    local = tmp_path / 'log' / 'vis_data' / 'vis_image'
+    assert sorted(p.name for p in local.iterdir()) == [
+        'val_p1_7.png', 'val_p2_7.png'
+    ]
+    assert not (tmp_path / 'log' / 'vis_change').exists()
+
+
+def test_show_alpha_and_wrong_visualizer(data, monkeypatch):
+    runner, outputs = data
+    visualizer = Visualizer.get_current_instance()
+    shown = []
+    monkeypatch.setattr(visualizer, 'show',
+                        lambda image, win_name, wait_time: shown.append(
+                            (win_name, wait_time)))
+    ChangeVisualizationHook(
+        draw=True, show=True, wait_time=3, alpha=1.0).after_test_iter(
+            runner, 0, outputs=outputs[:1])
+    assert shown == [('test_p1', 3)]
+    assert recorded()[0][1][0, 2 * W].tolist() == [0, 255, 0]  # opaque TP
+
+    Visualizer.get_instance('plain_visualizer_for_hook_test')
+    with pytest.raises(TypeError, match='ChangeLocalVisualizer'):
+        ChangeVisualizationHook(draw=True).after_test_iter(
+            runner, 0, outputs=outputs[:1])
 
 
 def test_out_dir_relative_and_absolute(data, tmp_path):
@@ -100,10 +176,13 @@ def test_out_dir_relative_and_absolute(data, tmp_path):
 def test_draw_false_and_interval(data, tmp_path):
     runner, outputs = data
     out_dir = tmp_path / 'log' / 'vis_change'
-    ChangeVisualizationHook().after_test_iter(runner, 0, outputs=outputs)
+    ChangeVisualizationHook(out_dir='vis_change').after_test_iter(
+        runner, 0, outputs=outputs)
     assert not out_dir.exists()
+    ChangeVisualizationHook().after_test_iter(runner, 0, outputs=outputs)
+    assert recorded() == []
 
-    hook = ChangeVisualizationHook(draw=True, interval=2)
+    hook = ChangeVisualizationHook(draw=True, interval=2, out_dir='vis_change')
     hook.after_train_iter(runner, 1, outputs=outputs)  # never in training
     hook.after_val_iter(runner, 0, outputs=outputs)  # 1st batch: skipped
     assert not out_dir.exists()
