@@ -19,6 +19,7 @@ import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
 from mmengine.config import Config, DictAction
 
 from mmcd.apis import ChangeInferencer, SceneChangePredictor
+from mmcd.apis.scene_io import limit_heap_growth
 
 
 def parse_args(argv=None):
@@ -116,6 +117,8 @@ def main(argv=None):
         fast=not args.no_fast)
 
     if args.scene:
+        # a whole program: keep the heap from growing with the tiles run
+        limit_heap_growth()
         prob_out = None
         if args.prob:
             stem, ext = osp.splitext(args.out)

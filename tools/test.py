@@ -3,10 +3,15 @@
 Prints Precision, Recall, F1, IoU (change class), OA and Kappa from one global
 confusion matrix over the test set. ``--out DIR`` also writes one 0/255 PNG
 mask per pair under the pair's own file name; ``--show-dir DIR`` writes
-A | B | overlay panels. A table of Precision, Recall, F1 and IoU per pair,
-worst F1 first, is written to ``<work dir>/<timestamp>/per_image_test.csv``.
-On CPU the model runs through ONNX Runtime (``mmcd.apis.prepare_fast_model``,
-same logits within 1e-4, faster: see the benchmark) unless ``--no-fast`` is given.
+A | B | overlay panels (``--show`` displays them). A table of Precision,
+Recall, F1 and IoU per pair, worst F1 first, is written to
+``<work dir>/<timestamp>/per_image_test.csv``.
+On CPU the network runs in ONNX Runtime: the config's ``fast_model``
+(``FastChangeSegmentor``, from ``configs/_base_/default_runtime.py``) wraps
+``model`` as mmseg's ``--tta`` wraps it in ``tta_model``; the logits equal the
+eager model's within 1e-4 (the README's Speed section has the measurements).
+``--no-fast`` tests the eager PyTorch model; on a GPU it is always eager. The
+log names the runtime that computed the metrics.
 """
 import argparse
 import os
@@ -14,9 +19,9 @@ import os.path as osp
 
 import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
 from mmengine.config import DictAction
+from mmengine.device import get_device
 from mmengine.runner import Runner
 
-from mmcd.apis.fast_inference import FastInferenceHook
 from mmcd.utils.tool_setup import load_tool_config
 
 
@@ -40,10 +45,16 @@ def parse_args():
         help='write A | B | change-overlay panels into this directory '
         '(relative paths go under the run\'s log dir)')
     parser.add_argument(
+        '--show', action='store_true', help='show the panels in a window')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
         '--no-fast',
         action='store_true',
-        help='test the eager PyTorch model instead of the fast inference '
-        'path (ONNX Runtime on CPU, same logits within 1e-4)')
+        help='test the eager PyTorch model instead of the config\'s '
+        'fast_model (default on CPU: FastChangeSegmentor, the network in '
+        'ONNX Runtime, same logits within 1e-4); the log names the runtime '
+        'that computed the metrics')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -70,9 +81,13 @@ def main():
                            args.launcher)
     cfg.load_from = args.checkpoint
 
-    if args.show_dir:
+    if args.show or args.show_dir:
         cfg.default_hooks.visualization = dict(
-            type='ChangeVisualizationHook', draw=True, out_dir=args.show_dir)
+            type='ChangeVisualizationHook',
+            draw=True,
+            out_dir=args.show_dir,
+            show=args.show,
+            wait_time=args.wait_time)
     if args.out:
         cfg.test_evaluator.output_dir = args.out
         cfg.test_evaluator.format_only = args.format_only
@@ -81,11 +96,37 @@ def main():
             'ChangeMetric'):
         # per-pair P/R/F1/IoU, worst first: <log dir>/per_image_test.csv
         evaluator.per_image_table = True
+    custom_hooks = cfg.get('custom_hooks') or []
+    if not any(
+            str(hook.get('type')).endswith('ChangeReportHook')
+            for hook in custom_hooks):
+        # writes the per-image table and PR curve of ChangeMetric
+        cfg.custom_hooks = list(custom_hooks) + [
+            dict(type='ChangeReportHook')
+        ]
+
+    # as mmseg's --tta does with tta_model: the config's fast_model wraps
+    # model (configs without one get FastChangeSegmentor's defaults)
+    device = get_device()
+    if args.no_fast:
+        chosen = 'eager PyTorch (--no-fast)'
+    elif device != 'cpu':
+        chosen = f'eager PyTorch (on {device}; the fast path is for CPUs)'
+    else:
+        cfg.fast_model = cfg.get('fast_model') or dict(
+            type='mmcd.FastChangeSegmentor')
+        cfg.fast_model.module = cfg.model
+        cfg.model = cfg.fast_model
+        # each process runs its own graph: no DistributedDataParallel
+        cfg.model_wrapper_cfg = None
+        chosen = 'the network in ONNX Runtime (--no-fast for eager PyTorch)'
 
     runner = Runner.from_cfg(cfg)
-    if not args.no_fast:
-        runner.register_hook(FastInferenceHook())
+    runner.logger.info(
+        f'testing with {type(runner.model).__name__}: {chosen}')
     runner.test()
+    runtime = getattr(runner.model, 'runtime', None) or 'eager PyTorch'
+    runner.logger.info(f'metrics computed with {runtime}')
 
 
 if __name__ == '__main__':

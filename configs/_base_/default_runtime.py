@@ -6,11 +6,19 @@ env_cfg = dict(
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='ChangeLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
+# tools/test.py on CPU tests `fast_model` around `model` (as mmseg's --tta
+# does with tta_model) unless --no-fast: the network runs in ONNX Runtime
+fast_model = dict(type='FastChangeSegmentor')
 # checkpoints also carry the change decision threshold (next to the config
 # and dataset_meta mmengine writes), for mmcd.apis.ChangeInferencer
-custom_hooks = [dict(type='ChangeCheckpointMetaHook')]
+# ChangeReportHook writes ChangeMetric's PR curve / per-image table into the
+# run's log dir
+custom_hooks = [
+    dict(type='ChangeCheckpointMetaHook'),
+    dict(type='ChangeReportHook')
+]

@@ -4,27 +4,30 @@ import glob
 import os
 import os.path as osp
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import mmcv
 import numpy as np
 import torch
-from mmcv.transforms import BaseTransform, Compose
+from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import FUNCTIONS, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
-from PIL import Image
 from rich.progress import track
 
-from mmcd.apis.fast_inference import pair_channels, prepare_fast_model
 from mmcd.datasets import ChangeDetectionDataset
-from mmcd.datasets.transforms import (LoadChangeAnnotation,
-                                      LoadImagePairFromFile)
+from mmcd.datasets.transforms import (ChangeInferencerLoader,
+                                      LoadChangeAnnotation)
 from mmcd.engine.hooks import change_decision_threshold
-from mmcd.visualization import draw_change_overlay
+from mmcd.evaluation.functional import change_probability
+from mmcd.models.segmentors import FastChangeSegmentor
+from mmcd.utils.writers import write_mask, write_probability, write_rgb
+from mmcd.registry import VISUALIZERS
+from mmcd.visualization import ChangeLocalVisualizer
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 PairInput = Tuple[ImageInput, ImageInput]
@@ -103,53 +106,6 @@ def _is_pair(x) -> bool:
         _is_image(e) for e in x)
 
 
-class PairInferencerLoader(BaseTransform):
-    """Load a pair given as two files or as two arrays.
-
-    File pairs (``img_path``, ``img_path2``) go through
-    :class:`~mmcd.datasets.transforms.LoadImagePairFromFile` with the
-    config's settings; array pairs (``img_a``, ``img_b``: ``H x W x C`` or
-    ``H x W``, in the channel order the model was trained with, RGB for
-    mmcd's configs) are checked and concatenated the same way.
-
-    Args:
-        **kwargs: The arguments of the config's ``LoadImagePairFromFile``.
-    """
-
-    def __init__(self, **kwargs) -> None:
-        self.from_file = LoadImagePairFromFile(**kwargs)
-
-    def load_image(self, path: str, what: str = 'image') -> np.ndarray:
-        """Decode one date as the pipeline does (``H x W x C``)."""
-        return self.from_file._load(path, what)
-
-    def transform(self, results: dict) -> dict:
-        """Put the ``H x W x 2C`` pair into ``results['img']``."""
-        if 'img_path' in results:
-            return self.from_file(results)
-        imgs = []
-        for key, what in (('img_a', 'date-A'), ('img_b', 'date-B')):
-            img = np.asarray(results.pop(key))
-            if img.ndim == 2:
-                img = img[..., None]
-            if img.ndim != 3:
-                raise ValueError(f'the {what} array must be H x W or '
-                                 f'H x W x C; got shape {img.shape}')
-            imgs.append(img)
-        if imgs[0].shape != imgs[1].shape or imgs[0].dtype != imgs[1].dtype:
-            raise ValueError(
-                'the two dates of a pair must have the same shape and dtype; '
-                f'date A is {imgs[0].shape} {imgs[0].dtype}, date B is '
-                f'{imgs[1].shape} {imgs[1].dtype}')
-        img = np.concatenate(imgs, axis=2)
-        if self.from_file.to_float32:
-            img = img.astype(np.float32)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
-        return results
-
-
 class ChangeInferencer(BaseInferencer):
     """Change-detection inferencer in the mmseg/mmengine convention.
 
@@ -174,7 +130,21 @@ class ChangeInferencer(BaseInferencer):
     A pixel is "changed" when P(changed) > ``threshold``: the value given
     here, else the checkpoint's ``meta['change_threshold']`` (written by
     ``tools/train.py``), else the model's own rule (0.5, i.e. argmax, for a
-    2-class head). Class names come from the checkpoint's ``dataset_meta``.
+    2-class head). The mask is the model's ``pred_sem_seg``: a 1-channel
+    sigmoid head is given the threshold (``decode_head.threshold``); a
+    2-class softmax head decides by argmax, which is P(changed) > 0.5, so for
+    another threshold the inferencer re-decides from P(changed)
+    (:func:`~mmcd.evaluation.functional.change_probability`) and replaces
+    ``pred_sem_seg``. Class names come from the checkpoint's
+    ``dataset_meta``.
+
+    As every mmengine inferencer, a call runs :meth:`preprocess`,
+    :meth:`forward`, :meth:`visualize` and :meth:`postprocess`, dispatching
+    the keyword arguments by :attr:`preprocess_kwargs`,
+    :attr:`forward_kwargs`, :attr:`visualize_kwargs` and
+    :attr:`postprocess_kwargs` (an unknown one raises ``ValueError``); it
+    does so batch by batch, writing the outputs of each batch before the
+    next runs.
 
     Args:
         model (str | Config | dict, optional): A config file, a config
@@ -188,10 +158,16 @@ class ChangeInferencer(BaseInferencer):
         scope (str): Registry scope. Defaults to 'mmcd'.
         show_progress (bool): Show a progress bar. Defaults to True.
         fast (bool): On CPU, run the model through the fast inference path
-            (:func:`~mmcd.apis.prepare_fast_model`: ONNX Runtime, logits
-            equal to eager within 1e-4); falls back to eager, with a
-            warning saying why, when that is impossible. Defaults to True.
+            (:class:`~mmcd.models.segmentors.FastChangeSegmentor`: the
+            network in ONNX Runtime, exported at the first batch); falls back
+            to eager, with a warning saying why, when that is impossible.
+            Defaults to True.
     """
+
+    preprocess_kwargs: set = set()
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {'save_overlay', 'label_encoding', 'alpha'}
+    postprocess_kwargs: set = {'out_dir', 'save_prob', 'return_results'}
 
     def __init__(self,
                  model: Union[str, Config, dict, None] = None,
@@ -220,6 +196,8 @@ class ChangeInferencer(BaseInferencer):
             self.threshold = self._checkpoint_threshold
         if self.threshold is None:
             self.threshold = change_decision_threshold(self.model)
+        if self.model.decode_head.out_channels == 1:
+            self.model.decode_head.threshold = self.threshold
 
     # -- model, pipeline -------------------------------------------------
     def _load_model_from_metafile(self, model: str):
@@ -242,10 +220,8 @@ class ChangeInferencer(BaseInferencer):
         if device == 'cpu' or not torch.cuda.is_available():
             model = revert_sync_batchnorm(model)
         if self.fast and next(model.parameters()).device.type == 'cpu':
-            prepare_fast_model(
-                model,
-                sample_shape=(1, pair_channels(model), 64, 64),
-                strict=False)
+            # logs why and stays eager when the fast path is impossible
+            model = FastChangeSegmentor(model)
         return model
 
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
@@ -274,14 +250,29 @@ class ChangeInferencer(BaseInferencer):
             return pseudo_collate
         return FUNCTIONS.get(collate_cfg['type'])
 
-    def _init_visualizer(self, cfg) -> None:
-        """No mmengine visualizer: overlays are drawn by
-        :func:`~mmcd.visualization.draw_change_overlay`."""
-        return None
+    def _init_visualizer(self, cfg) -> ChangeLocalVisualizer:
+        """A :class:`~mmcd.visualization.ChangeLocalVisualizer` with the
+        config's visualizer settings (a config naming mmseg's
+        ``SegLocalVisualizer`` gets mmcd's); no storage backends, since
+        :meth:`postprocess` writes the overlays."""
+        vis_cfg = copy.deepcopy(cfg.get('visualizer') or {})
+        vis_type = vis_cfg.get('type')
+        if isinstance(vis_type, str):
+            vis_type = VISUALIZERS.get(vis_type)
+        if not (isinstance(vis_type, type)
+                and issubclass(vis_type, ChangeLocalVisualizer)):
+            vis_cfg['type'] = ChangeLocalVisualizer
+        vis_cfg.pop('vis_backends', None)
+        vis_cfg.pop('save_dir', None)
+        # visualizers are named instances: one per inferencer
+        vis_cfg['name'] = f'change_inferencer_{id(self)}'
+        return VISUALIZERS.build(vis_cfg)
 
     def _init_pipeline(self, cfg) -> Compose:
-        """The config's test pipeline, loading pairs from files or arrays
-        and no annotation."""
+        """The config's test pipeline without annotation loading, its
+        ``LoadImagePairFromFile`` replaced by
+        :class:`~mmcd.datasets.transforms.ChangeInferencerLoader` (pairs
+        from files or arrays)."""
         if cfg.get('test_dataloader', None) is not None:
             pipeline_cfg = cfg.test_dataloader.dataset.pipeline
         elif cfg.get('test_pipeline', None) is not None:
@@ -289,7 +280,7 @@ class ChangeInferencer(BaseInferencer):
         else:
             raise ValueError('the config has no test pipeline '
                              '(test_dataloader.dataset.pipeline)')
-        transforms, self.loader = [], None
+        transforms = []
         for t in copy.deepcopy(pipeline_cfg):
             kind = t['type'] if isinstance(t['type'], str) else \
                 t['type'].__name__
@@ -297,15 +288,17 @@ class ChangeInferencer(BaseInferencer):
             if kind in ('LoadChangeAnnotation', 'LoadAnnotations'):
                 continue
             if kind == 'LoadImagePairFromFile':
-                t.pop('type')
-                self.loader = PairInferencerLoader(**t)
-                transforms.append(self.loader)
-            else:
-                transforms.append(t)
-        if self.loader is None:
+                t['type'] = 'ChangeInferencerLoader'
+            transforms.append(t)
+        pipeline = Compose(transforms)
+        loaders = [t for t in pipeline.transforms
+                   if isinstance(t, ChangeInferencerLoader)]
+        if not loaders:
             raise ValueError('the test pipeline of the config has no '
                              'LoadImagePairFromFile')
-        return Compose(transforms)
+        #: The pipeline's loader; its ``load_date`` decodes one date.
+        self.loader = loaders[0]
+        return pipeline
 
     # -- inputs ------------------------------------------------------------
     def _inputs_to_list(self, inputs) -> List[dict]:
@@ -379,65 +372,6 @@ class ChangeInferencer(BaseInferencer):
         return references
 
     # -- running -----------------------------------------------------------
-    @staticmethod
-    def change_probability(sample) -> np.ndarray:
-        """P(changed) of one predicted ``SegDataSample`` (``H x W``)."""
-        logits = sample.seg_logits.data
-        if logits.shape[0] == 2:
-            prob = logits.float().softmax(dim=0)[1]
-        elif logits.shape[0] == 1:  # mmseg already applied the sigmoid
-            prob = logits[0].float()
-        else:
-            raise ValueError(
-                'a change detector predicts 2 classes or one sigmoid '
-                f'channel; this model gives {logits.shape[0]}')
-        return prob.cpu().numpy()
-
-    @torch.no_grad()
-    def _predict_items(self, items: List[dict]) -> Tuple[list, list]:
-        """Datasamples and P(changed) maps of one batch of items."""
-        data = self.collate_fn([
-            self.pipeline({k: v for k, v in it.items() if k != 'name'})
-            for it in items
-        ])
-        samples = self.forward(data)
-        return samples, [self.change_probability(s) for s in samples]
-
-    def predict_probabilities(self, pairs: Sequence[PairInput],
-                              batch_size: int = 1) -> List[np.ndarray]:
-        """P(changed) maps (float32, ``H x W``) of pairs, without output
-        files or progress bar (used by the scene predictor per tile batch).
-
-        Args:
-            pairs (Sequence[tuple]): Pairs of arrays or of paths.
-            batch_size (int): Pairs per forward pass. Defaults to 1.
-        """
-        items = [self._pair_item(a, b) for a, b in pairs]
-        probs = []
-        for i in range(0, len(items), batch_size):
-            probs += self._predict_items(items[i:i + batch_size])[1]
-        return probs
-
-    def _output_paths(self, items, out_dir, save_prob, save_overlay,
-                      overwrite) -> List[Dict[str, str]]:
-        kinds = ['mask'] + ['prob'] * save_prob + ['overlay'] * save_overlay
-        inputs = {osp.realpath(it[k]) for it in items
-                  for k in ('img_path', 'img_path2') if k in it}
-        paths = []
-        for it in items:
-            out = {k: osp.join(out_dir, k, it['name'] + '.png')
-                   for k in kinds}
-            for p in out.values():
-                if osp.realpath(p) in inputs:
-                    raise ValueError(f'output {p} would overwrite an input '
-                                     'image; choose another out_dir')
-                if osp.exists(p) and not overwrite:
-                    raise FileExistsError(
-                        f'output {p} already exists; choose another out_dir '
-                        'or pass overwrite=True (--overwrite)')
-            paths.append(out)
-        return paths
-
     def __call__(self,
                  inputs,
                  references=None,
@@ -449,7 +383,8 @@ class ChangeInferencer(BaseInferencer):
                  label_encoding: str = '0-255',
                  alpha: float = 0.5,
                  return_datasamples: bool = False,
-                 return_results: bool = True) -> Union[dict, list]:
+                 return_results: bool = True,
+                 **kwargs) -> Union[dict, list]:
         """Predict change masks of pairs, batch by batch.
 
         Outputs are written after each batch, so a folder of any size runs
@@ -465,18 +400,22 @@ class ChangeInferencer(BaseInferencer):
             batch_size (int): Pairs per forward pass. Defaults to 1.
             out_dir (str): Output folder; '' writes nothing. Defaults to ''.
             save_prob (bool): Also write P(changed) maps. Defaults to False.
-            save_overlay (bool): Also write overlays on date B. Defaults to
-                False.
+            save_overlay (bool): Also draw overlays on date B (and write
+                them). Defaults to False.
             overwrite (bool): Allow replacing existing output files.
                 Defaults to False.
             label_encoding (str): Encoding of the reference masks, '0-255'
                 or '0-1' (see ``LoadChangeAnnotation``). Defaults to '0-255'.
             alpha (float): Opacity of the overlay colours. Defaults to 0.5.
             return_datasamples (bool): Return mmseg ``SegDataSample`` s
-                instead of arrays. Defaults to False.
+                (with ``pair_name`` in their metainfo) instead of arrays.
+                Defaults to False.
             return_results (bool): Keep and return the per-pair results;
                 False returns only the names (for large folders). Defaults to
                 True.
+            **kwargs: Further arguments of :meth:`preprocess`,
+                :meth:`forward`, :meth:`visualize` and :meth:`postprocess`,
+                by the ``*_kwargs`` sets.
 
         Returns:
             dict | list: ``names``; with ``return_results``, ``predictions``
@@ -486,60 +425,142 @@ class ChangeInferencer(BaseInferencer):
         """
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1; got {batch_size}')
+        (preprocess_kwargs, forward_kwargs, visualize_kwargs,
+         postprocess_kwargs) = self._dispatch_kwargs(
+             save_overlay=save_overlay, label_encoding=label_encoding,
+             alpha=alpha, out_dir=out_dir, save_prob=save_prob,
+             return_results=return_results, **kwargs)
         items = self._inputs_to_list(inputs)
         refs = self._match_references(items, references)
         if any(r is not None for r in refs) and not save_overlay:
             raise ValueError('reference masks are only drawn on overlays: '
                              'pass save_overlay=True (--overlay) with them')
-        out_paths = self._output_paths(items, out_dir, save_prob,
-                                       save_overlay, overwrite) \
-            if out_dir else [{} for _ in items]
-        annotation_loader = LoadChangeAnnotation(label_encoding=label_encoding)
+        for item, ref in zip(items, refs):
+            item['reference'] = ref
+        if out_dir:
+            self._check_outputs(items, out_dir, save_prob, save_overlay,
+                                overwrite)
 
-        results = dict(names=[it['name'] for it in items])
+        results = dict(names=[])
         if return_results:
             results.update(predictions=[], probabilities=[])
             if save_overlay:
                 results['visualization'] = []
-        samples_out = []
-        batches = range(0, len(items), batch_size)
+        samples = []
+        batches = self.preprocess(items, batch_size, **preprocess_kwargs)
         if self.show_progress:
-            batches = track(batches, description='Change inference')
-        for start in batches:
-            chunk = items[start:start + batch_size]
-            samples, probs = self._predict_items(chunk)
-            masks = [(p > self.threshold).astype(np.uint8) for p in probs]
-            overlays = self.visualize(
-                chunk, masks, refs[start:start + batch_size],
-                annotation_loader, alpha) if save_overlay else None
-            self.postprocess(masks, overlays, probs,
-                             out_paths[start:start + batch_size])
+            batches = track(batches, total=-(-len(items) // batch_size),
+                            description='Change inference')
+        for chunk, data in batches:
+            preds = self.forward(data, **forward_kwargs)
+            visualization = self.visualize(chunk, preds, **visualize_kwargs)
+            batch = self.postprocess(preds, visualization,
+                                     return_datasamples,
+                                     **postprocess_kwargs)
             if return_datasamples:
-                samples_out += samples
-            elif return_results:
-                results['predictions'] += masks
-                results['probabilities'] += probs
-                if overlays is not None:
-                    results['visualization'] += overlays
-        return samples_out if return_datasamples else results
+                samples += batch
+            else:
+                for key, values in batch.items():
+                    results[key] += values
+        return samples if return_datasamples else results
 
-    def visualize(self, inputs: List[dict], preds: List[np.ndarray],
-                  references: list, annotation_loader, alpha: float = 0.5
-                  ) -> List[np.ndarray]:
+    def preprocess(self, inputs: List[dict], batch_size: int = 1,
+                   **kwargs) -> Iterator[Tuple[List[dict], dict]]:
+        """Run the pipeline on the pairs and collate them, lazily.
+
+        Args:
+            inputs (list[dict]): Pair items of :meth:`_inputs_to_list`.
+            batch_size (int): Pairs per batch. Defaults to 1.
+
+        Yields:
+            tuple[list[dict], dict]: A batch's pair items and its collated
+            data for ``model.test_step``; each data sample carries its
+            pair's ``pair_name`` in its metainfo.
+        """
+        for chunk in self._get_chunk_data(inputs, batch_size):
+            packed = []
+            for item in chunk:
+                data = self.pipeline({
+                    k: v for k, v in item.items()
+                    if k not in ('name', 'reference')
+                })
+                data['data_samples'].set_metainfo(
+                    dict(pair_name=item['name']))
+                packed.append(data)
+            yield chunk, self.collate_fn(packed)
+
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> list:
+        """Predict one collated batch; ``pred_sem_seg`` is re-decided from
+        P(changed) where the model's own rule differs from
+        :attr:`threshold` (a 2-class head with a threshold other than 0.5).
+
+        Args:
+            inputs (dict): Collated data of :meth:`preprocess`.
+
+        Returns:
+            list[SegDataSample]: The predictions.
+        """
+        preds = self.model.test_step(inputs)
+        if self.threshold != change_decision_threshold(self.model):
+            for pred in preds:
+                changed = self._probability(pred) > self.threshold
+                pred.pred_sem_seg.data = torch.from_numpy(changed)[None].to(
+                    pred.pred_sem_seg.data)
+        return preds
+
+    @staticmethod
+    def _mask(pred) -> np.ndarray:
+        """0/1 uint8 mask (``H x W``) of a predicted ``SegDataSample``."""
+        return pred.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+
+    @staticmethod
+    def _probability(pred) -> np.ndarray:
+        """float32 P(changed) (``H x W``) of a predicted ``SegDataSample``."""
+        return change_probability(pred.seg_logits.data).astype(np.float32)
+
+    def predict_probabilities(self, pairs: Sequence[PairInput],
+                              batch_size: int = 1) -> List[np.ndarray]:
+        """P(changed) maps (float32, ``H x W``) of pairs, without output
+        files or progress bar (used by the scene predictor per tile batch).
+
+        Args:
+            pairs (Sequence[tuple]): Pairs of arrays or of paths.
+            batch_size (int): Pairs per forward pass. Defaults to 1.
+        """
+        items = [self._pair_item(a, b) for a, b in pairs]
+        return [
+            self._probability(pred)
+            for _, data in self.preprocess(items, batch_size)
+            for pred in self.forward(data)
+        ]
+
+    def visualize(self,
+                  inputs: List[dict],
+                  preds: list,
+                  save_overlay: bool = False,
+                  label_encoding: str = '0-255',
+                  alpha: float = 0.5) -> Optional[List[np.ndarray]]:
         """Draw each predicted mask on date B (TP/FP/FN with a reference).
 
         Args:
-            inputs (list[dict]): The batch's pair items.
-            preds (list[np.ndarray]): Their 0/1 masks.
-            references (list): Reference mask path (or None) per item.
-            annotation_loader (LoadChangeAnnotation): Reads the references.
-            alpha (float): Opacity of the colours.
+            inputs (list[dict]): The batch's pair items (with their
+                ``reference`` mask path or None).
+            preds (list[SegDataSample]): Their predictions.
+            save_overlay (bool): Draw; else return None. Defaults to False.
+            label_encoding (str): Encoding of the reference masks.
+                Defaults to '0-255'.
+            alpha (float): Opacity of the colours. Defaults to 0.5.
 
         Returns:
-            list[np.ndarray]: RGB uint8 overlays.
+            list[np.ndarray], optional: RGB uint8 overlays.
         """
+        if not save_overlay:
+            return None
+        annotation_loader = LoadChangeAnnotation(label_encoding=label_encoding)
         overlays = []
-        for item, pred, ref in zip(inputs, preds, references):
+        for item, pred in zip(inputs, preds):
+            mask = self._mask(pred)
             if 'img_path2' in item:
                 img_b = mmcv.imread(item['img_path2'], channel_order='rgb')
             else:
@@ -547,32 +568,88 @@ class ChangeInferencer(BaseInferencer):
                 if img_b.ndim == 3 and img_b.shape[2] > 3:
                     img_b = img_b[..., :3]
             gt = None
-            if ref is not None:
+            if item.get('reference') is not None:
                 gt = annotation_loader(dict(
-                    seg_map_path=ref, ori_shape=pred.shape,
+                    seg_map_path=item['reference'], ori_shape=mask.shape,
                     img_path=item.get('img_path', item['name']),
                     img_path2=item.get('img_path2')))['gt_seg_map']
-            overlays.append(draw_change_overlay(img_b, pred, gt, alpha=alpha))
+            self.visualizer.alpha = alpha
+            overlays.append(self.visualizer.draw_change(img_b, mask, gt))
         return overlays
 
-    def postprocess(self, preds: List[np.ndarray],
+    def postprocess(self,
+                    preds: list,
                     visualization: Optional[List[np.ndarray]],
-                    probs: List[np.ndarray],
-                    out_paths: List[Dict[str, str]]) -> None:
-        """Write masks, P(changed) maps and overlays of one batch.
+                    return_datasample: bool = False,
+                    out_dir: str = '',
+                    save_prob: bool = False,
+                    return_results: bool = True) -> Union[dict, list]:
+        """Write and pack one batch's masks, P(changed) maps and overlays.
 
         Args:
-            preds (list[np.ndarray]): 0/1 masks.
+            preds (list[SegDataSample]): Predictions of :meth:`forward`.
             visualization (list[np.ndarray], optional): RGB overlays.
-            probs (list[np.ndarray]): P(changed) maps.
-            out_paths (list[dict]): Per pair, output path by kind
-                (``mask``, ``prob``, ``overlay``); empty: write nothing.
+            return_datasample (bool): Return ``preds`` instead of arrays.
+                Defaults to False.
+            out_dir (str): Write ``mask/``, ``prob/`` (``save_prob``) and
+                ``overlay/`` (with ``visualization``) under it; '' writes
+                nothing. Defaults to ''.
+            save_prob (bool): Write P(changed) maps. Defaults to False.
+            return_results (bool): Return the arrays, not only the names.
+                Defaults to True.
+
+        Returns:
+            dict | list: ``preds`` (``return_datasample``), or ``names`` and,
+            with ``return_results``, ``predictions`` (0/1 uint8),
+            ``probabilities`` (float32) and ``visualization`` (when drawn).
         """
-        for i, paths in enumerate(out_paths):
-            images = dict(
-                mask=lambda: preds[i] * np.uint8(255),
-                prob=lambda: np.rint(probs[i] * 255).astype(np.uint8),
-                overlay=lambda: visualization[i])
-            for kind, path in paths.items():
-                os.makedirs(osp.dirname(path), exist_ok=True)
-                Image.fromarray(images[kind]()).save(path)
+        keep = return_results and not return_datasample
+        results = dict(names=[], predictions=[], probabilities=[])
+        for i, pred in enumerate(preds):
+            name = pred.metainfo['pair_name']
+            mask = self._mask(pred)
+            prob = self._probability(pred) \
+                if keep or (out_dir and save_prob) else None
+            if out_dir:
+                paths = self._output_paths(name, out_dir, save_prob,
+                                           visualization is not None)
+                write_mask(paths['mask'], mask)
+                if save_prob:
+                    write_probability(paths['prob'], prob)
+                if visualization is not None:
+                    write_rgb(paths['overlay'], visualization[i])
+            results['names'].append(name)
+            results['predictions'].append(mask)
+            results['probabilities'].append(prob)
+        if return_datasample:
+            return preds
+        if not keep:
+            return dict(names=results['names'])
+        if visualization is not None:
+            results['visualization'] = list(visualization)
+        return results
+
+    @staticmethod
+    def _output_paths(name: str, out_dir: str, save_prob: bool,
+                      save_overlay: bool) -> Dict[str, str]:
+        """Output path by kind (``mask``, ``prob``, ``overlay``) of a pair."""
+        kinds = ['mask'] + ['prob'] * save_prob + ['overlay'] * save_overlay
+        return {k: osp.join(out_dir, k, name + '.png') for k in kinds}
+
+    def _check_outputs(self, items: List[dict], out_dir: str,
+                       save_prob: bool, save_overlay: bool,
+                       overwrite: bool) -> None:
+        """Refuse outputs that would replace an input or, unless
+        ``overwrite``, an existing file."""
+        inputs = {osp.realpath(it[k]) for it in items
+                  for k in ('img_path', 'img_path2') if k in it}
+        for it in items:
+            for p in self._output_paths(it['name'], out_dir, save_prob,
+                                        save_overlay).values():
+                if osp.realpath(p) in inputs:
+                    raise ValueError(f'output {p} would overwrite an input '
+                                     'image; choose another out_dir')
+                if osp.exists(p) and not overwrite:
+                    raise FileExistsError(
+                        f'output {p} already exists; choose another out_dir '
+                        'or pass overwrite=True (--overwrite)')

@@ -8,12 +8,13 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from rich.progress import track
 
+from mmcd.utils.writers import (RASTER_SUFFIXES, ImageSceneWriter,
+                                check_output_path, encode_mask,
+                                encode_probability, import_rasterio,
+                                open_scene_writer, write_change_polygons)
 from .change_inferencer import ChangeInferencer
-from .scene_io import (RASTER_SUFFIXES, ArraySceneReader, ImageSceneWriter,
-                       check_output_path, check_same_grid, import_rasterio,
-                       limit_heap_growth,
-                       open_scene, open_scene_writer, scene_gdal_env,
-                       write_change_polygons)
+from .scene_io import (ArraySceneReader, check_same_grid, open_scene,
+                       scene_gdal_env)
 
 
 def tile_starts(size: int, tile: int, stride: int) -> Tuple[List[int], int]:
@@ -75,11 +76,10 @@ class SceneChangePredictor:
     processed in column stripes of ``stripe_width`` pixels, row of tiles by row
     of tiles, and each block of the result is written as soon as no later tile
     touches it: memory holds the tile batch plus one band of ``tile`` rows x
-    stripe width (8 bytes per pixel: 37 MB with the defaults), whatever the
-    scene's size (on glibc, :func:`limit_heap_growth` keeps the allocator from
-    growing with the tiles run). Tiles across a stripe border run in both
-    stripes (about 1 tile column in ``stripe_width / (tile - overlap)`` extra,
-    only on scenes wider than a stripe). GeoTIFFs are read and written through
+    stripe width (8 bytes per pixel), whatever the scene's size. Tiles across
+    a stripe border run in both stripes (about 1 tile column in
+    ``stripe_width / (tile - overlap)`` extra, only on scenes wider than a
+    stripe). GeoTIFFs are read and written through
     rasterio by windows (a scene larger than memory works); PNG/JPG/BMP scenes
     are decoded whole.
 
@@ -88,6 +88,13 @@ class SceneChangePredictor:
     either date (the file's nodata value, mask or alpha, or ``nodata``) are
     masked in the GeoTIFF (its internal mask; transparent in a PNG) and never
     reported as change. Tiles holding only nodata are skipped.
+
+    On glibc, the allocator's heap may still grow with the number of tiles
+    run; :func:`~mmcd.apis.scene_io.limit_heap_growth` keeps it flat but
+    changes the allocator of the whole process, so the predictor never calls
+    it (``tools/infer.py --scene`` does). Call it once in your program, or
+    set ``MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=1048576`` in
+    the environment, to get the same.
 
     Args:
         inferencer (ChangeInferencer): The model, its pipeline and decision
@@ -232,7 +239,7 @@ class SceneChangePredictor:
         return tiles_run
 
     def _open(self, path_a: str, path_b: str):
-        load = self.inferencer.loader.load_image
+        load = self.inferencer.loader.load_date
         reader_a = open_scene(path_a, lambda p: load(p, 'date-A scene'),
                               self.bands, self.nodata)
         try:
@@ -319,7 +326,6 @@ class SceneChangePredictor:
                 check_output_path(path, (path_a, path_b), overwrite, what)
         if vector_out:
             import_rasterio(f'writing change polygons to {vector_out}')
-        limit_heap_growth()
         uses_gdal = any(p.lower().endswith(RASTER_SUFFIXES)
                         for p in (path_a, path_b, out, prob_out) if p)
         with scene_gdal_env() if uses_gdal else contextlib.nullcontext():
@@ -338,9 +344,9 @@ class SceneChangePredictor:
             changed = valid & (prob > threshold)
             stats['changed_pixels'] += int(changed.sum())
             stats['valid_pixels'] += int(valid.sum())
-            writers[0].write(x0, y0, changed * np.uint8(255), valid)
+            writers[0].write(x0, y0, encode_mask(changed), valid)
             if prob_out:
-                prob = np.rint(prob * 255).astype(np.uint8)
+                prob = encode_probability(prob)
                 prob[~valid] = 0
                 writers[1].write(x0, y0, prob, valid)
 

@@ -5,7 +5,6 @@ import numpy as np
 from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-REAL_SAMPLES = osp.join(osp.dirname(REPO), 'shared', 'data', 'real_samples')
 
 
 def smooth_image(rng, h, w, c=3):

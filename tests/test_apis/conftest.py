@@ -1,5 +1,7 @@
 """Fixtures for the inference API tests: a tiny model whose receptive field
 is known (2 pixels), saved as an mmengine-style checkpoint."""
+import copy
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -36,12 +38,11 @@ LOCAL_CFG = dict(
     ])))
 
 
-@pytest.fixture(scope='session')
-def local_model(tmp_path_factory):
-    """(config path, checkpoint path) of the local model; the checkpoint
-    carries meta like one written by tools/train.py."""
-    root = tmp_path_factory.mktemp('local_model')
-    cfg = Config(LOCAL_CFG)
+def save_local_model(root, cfg_dict):
+    """Dump ``cfg_dict`` and a checkpoint of its model (weights scaled up
+    for a clearly non-trivial change response) under ``root``; return
+    (config path, checkpoint path)."""
+    cfg = Config(cfg_dict)
     cfg_path = str(root / 'local_cfg.py')
     cfg.dump(cfg_path)
     init_default_scope('mmcd')
@@ -57,6 +58,25 @@ def local_model(tmp_path_factory):
                                     palette=[[0, 0, 0], [255, 255, 255]])),
         state_dict=model.state_dict()), ckpt)
     return cfg_path, ckpt
+
+
+@pytest.fixture(scope='session')
+def local_model(tmp_path_factory):
+    """(config path, checkpoint path) of the local model; the checkpoint
+    carries meta like one written by tools/train.py."""
+    return save_local_model(tmp_path_factory.mktemp('local_model'),
+                            LOCAL_CFG)
+
+
+@pytest.fixture(scope='session')
+def sigmoid_local_model(tmp_path_factory):
+    """The local model with a 1-channel sigmoid head (its config's
+    ``decode_head.threshold`` is 0.3)."""
+    cfg = copy.deepcopy(LOCAL_CFG)
+    cfg['model']['decode_head'].update(
+        out_channels=1, threshold=0.3,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True))
+    return save_local_model(tmp_path_factory.mktemp('sigmoid_model'), cfg)
 
 
 @pytest.fixture(scope='session')

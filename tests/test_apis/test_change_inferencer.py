@@ -192,10 +192,13 @@ def test_threshold_and_metadata_come_from_the_checkpoint(local_model,
                                res['probabilities'][0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_model_by_config_name(tmp_path):
     inf = ChangeInferencer('lsnet_difffpn_1xb8-10e_synthetic-128x128',
                            device='cpu', show_progress=False)
-    assert type(inf.model).__name__ == 'SiameseEncoderDecoder'
+    # on CPU the segmentor runs inside the fast-path wrapper
+    assert type(inf.model).__name__ == 'FastChangeSegmentor'
+    assert type(inf.model.module).__name__ == 'SiameseEncoderDecoder'
     with pytest.raises(FileNotFoundError, match='no_such_model'):
         ChangeInferencer('no_such_model', device='cpu')
     with pytest.raises(FileNotFoundError, match='missing.pth'):
@@ -203,19 +206,99 @@ def test_model_by_config_name(tmp_path):
                          str(tmp_path / 'missing.pth'))
 
 
+@pytest.mark.slow
 def test_inferencer_uses_the_fast_path_unless_turned_off(local_model):
     """The fast path (ONNX Runtime) is on by default on CPU and gives the
     eager model's change probabilities."""
     pytest.importorskip('onnxruntime')
-    from mmcd.apis import is_fast_model
+    from mmcd.models.segmentors import FastChangeSegmentor
     cfg_path, ckpt = local_model
     fast = ChangeInferencer(cfg_path, ckpt, device='cpu',
                             show_progress=False)
     eager = ChangeInferencer(cfg_path, ckpt, device='cpu',
                              show_progress=False, fast=False)
-    assert is_fast_model(fast.model) and not is_fast_model(eager.model)
+    assert isinstance(fast.model, FastChangeSegmentor)
+    assert not isinstance(eager.model, FastChangeSegmentor)
     pair = make_pair(5, 36, 44)
     p_fast = fast.predict_probabilities([pair])[0]
     p_eager = eager.predict_probabilities([pair])[0]
+    assert fast.model.runtime.startswith('ONNX Runtime')
     assert p_fast.shape == (36, 44)
     assert np.abs(p_fast - p_eager).max() < 1e-4
+
+
+def test_kwargs_are_dispatched_to_the_protocol_steps(inferencer, pairs,
+                                                     monkeypatch):
+    """A call runs preprocess -> forward -> visualize -> postprocess batch
+    by batch, each given its own keyword arguments; an unknown one raises
+    before anything runs."""
+    root, _ = pairs
+    assert inferencer.visualize_kwargs == {'save_overlay', 'label_encoding',
+                                           'alpha'}
+    assert inferencer.postprocess_kwargs == {'out_dir', 'save_prob',
+                                             'return_results'}
+    calls = []
+    for step in ('forward', 'visualize', 'postprocess'):
+        original = getattr(inferencer, step)
+
+        def spy(*args, _step=step, _original=original, **kwargs):
+            calls.append((_step, sorted(kwargs)))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(inferencer, step, spy)
+    with pytest.raises(ValueError, match='unknown argument.*no_such_option'):
+        inferencer(paths(root, 'p1'), no_such_option=1)
+    assert calls == []
+    res = inferencer((str(root / 'A'), str(root / 'B')), batch_size=2,
+                     save_overlay=True, alpha=1.0)
+    assert [step for step, _ in calls] == ['forward', 'visualize',
+                                           'postprocess'] * 2
+    assert calls[1][1] == ['alpha', 'label_encoding', 'save_overlay']
+    assert calls[2][1] == ['out_dir', 'return_results', 'save_prob']
+    # alpha reached visualize: changed pixels are pure red
+    changed = res['predictions'][0] == 1
+    assert changed.any()
+    assert (res['visualization'][0][changed] == (255, 0, 0)).all()
+
+
+def test_two_class_head_with_another_threshold_is_re_decided(local_model,
+                                                             pairs):
+    """A 2-class head decides by argmax (P > 0.5); for threshold 0.7 the
+    inferencer re-decides from P(changed), in the arrays and in the
+    datasamples' pred_sem_seg alike."""
+    cfg_path, ckpt = local_model
+    root, _ = pairs
+    inf = ChangeInferencer(cfg_path, ckpt, device='cpu', threshold=0.7,
+                           show_progress=False, fast=False)
+    res = inf(paths(root, 'p2'))
+    prob = res['probabilities'][0]
+    decided = (prob > 0.7).astype(np.uint8)
+    assert (decided != (prob > 0.5)).any()  # the two rules differ here
+    np.testing.assert_array_equal(res['predictions'][0], decided)
+    sample = inf(paths(root, 'p2'), return_datasamples=True)[0]
+    assert sample.metainfo['pair_name'] == 'p2'
+    np.testing.assert_array_equal(sample.pred_sem_seg.data[0].numpy(),
+                                  decided)
+
+
+def test_one_channel_head_decides_with_the_inferencer_threshold(
+        sigmoid_local_model, pairs):
+    """A sigmoid head is given the threshold, so its own pred_sem_seg
+    (model.test_step, nothing re-decided) is the mask."""
+    cfg_path, ckpt = sigmoid_local_model
+    root, _ = pairs
+    inf = ChangeInferencer(cfg_path, ckpt, device='cpu', threshold=0.6,
+                           show_progress=False, fast=False)
+    assert inf.model.decode_head.threshold == 0.6
+    res = inf(paths(root, 'p2'))
+    prob = res['probabilities'][0]
+    assert prob.dtype == np.float32
+    assert ((prob > 0.6) != (prob > 0.3)).any()  # config's 0.3 differs
+    _, data = next(inf.preprocess(inf._inputs_to_list(paths(root, 'p2'))))
+    own = inf.model.test_step(data)[0].pred_sem_seg.data[0].numpy()
+    np.testing.assert_array_equal(own, prob > 0.6)
+    np.testing.assert_array_equal(res['predictions'][0], own)
+    # without a threshold: the checkpoint's (0.5), given to the head too
+    inf = ChangeInferencer(cfg_path, ckpt, device='cpu', show_progress=False,
+                           fast=False)
+    assert inf.threshold == inf.model.decode_head.threshold == 0.5

@@ -8,7 +8,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from api_test_utils import REAL_SAMPLES, REPO
+from api_test_utils import REPO
 from cli_helpers import loader_options, run_python
 from PIL import Image
 
@@ -18,10 +18,6 @@ from mmcd.datasets.synthetic import write_synthetic_cdd
 CONFIG = osp.join(REPO, 'configs', 'lsnet',
                   'lsnet_difffpn_1xb8-10e_synthetic-128x128.py')
 INFER = osp.join(REPO, 'tools', 'infer.py')
-
-needs_real_samples = pytest.mark.skipif(
-    not osp.isdir(REAL_SAMPLES), reason='real samples not available')
-
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -49,6 +45,7 @@ def trained(tmp_path_factory):
     return root, osp.join(work_dir, 'epoch_1.pth')
 
 
+@pytest.mark.slow
 def test_train_checkpoint_carries_what_inference_needs(trained):
     root, ckpt = trained
     meta = torch.load(ckpt)['meta']
@@ -63,18 +60,18 @@ def test_train_checkpoint_carries_what_inference_needs(trained):
         assert inf.model.dataset_meta['classes'] == ('unchanged', 'changed')
 
 
-@needs_real_samples
-def test_real_pairs_through_the_cli(local_model, tmp_path):
+@pytest.mark.slow
+def test_real_pairs_through_the_cli(local_model, tmp_path, real_samples):
     config, ckpt = local_model
     # all 14 real pairs (LEVIR-CD PNG, CDD JPEG, AirChange BMP) in one run
     names = []
     for d in ('A', 'B'):
         (tmp_path / d).mkdir()
     for dataset in ('LEVIR-CD', 'CDD', 'AirChange'):
-        for f in sorted(os.listdir(osp.join(REAL_SAMPLES, dataset, 'A'))):
+        for f in sorted(os.listdir(real_samples / dataset / 'A')):
             names.append(osp.splitext(f)[0])
             for d in ('A', 'B'):
-                os.symlink(osp.join(REAL_SAMPLES, dataset, d, f),
+                os.symlink(real_samples / dataset / d / f,
                            tmp_path / d / f)
     assert len(names) == 14
     out = tmp_path / 'out'
@@ -91,7 +88,7 @@ def test_real_pairs_through_the_cli(local_model, tmp_path):
             out / 'overlay' / f'{name}.png')).shape == (256, 256, 3)
 
     # one pair with its reference: CDD's 0/1 JPEG mask
-    cdd = osp.join(REAL_SAMPLES, 'CDD')
+    cdd = str(real_samples / 'CDD')
     run([INFER, config, ckpt, '--pair', osp.join(cdd, 'A', '00000.jpg'),
          osp.join(cdd, 'B', '00000.jpg'), '--out', str(tmp_path / 'cdd'),
          '--overlay', '--reference', osp.join(cdd, 'label', '00000.jpg'),
@@ -99,12 +96,13 @@ def test_real_pairs_through_the_cli(local_model, tmp_path):
     assert os.listdir(tmp_path / 'cdd' / 'overlay') == ['00000.png']
 
 
-@needs_real_samples
-def test_real_scene_as_geotiff_through_the_cli(local_model, tmp_path):
+@pytest.mark.slow
+def test_real_scene_as_geotiff_through_the_cli(local_model, tmp_path,
+                                               real_samples):
     rasterio = pytest.importorskip('rasterio')
     from affine import Affine
     config, ckpt = local_model
-    levir = osp.join(REAL_SAMPLES, 'LEVIR-CD')
+    levir = str(real_samples / 'LEVIR-CD')
     transform = Affine(0.5, 0, 300000.0, 0, -0.5, 5000000.0)
     scenes = []
     for date in ('A', 'B'):
@@ -130,3 +128,30 @@ def test_real_scene_as_geotiff_through_the_cli(local_model, tmp_path):
     assert (tmp_path / 'change_prob.tif').exists()
     assert json.loads((tmp_path / 'change.geojson').read_text())[
         'type'] == 'FeatureCollection'
+
+
+@pytest.mark.slow
+def test_scene_cli_limits_heap_growth(local_model, tmp_path, monkeypatch):
+    """tools/infer.py --scene, a whole program, sets glibc's allocator
+    (the library leaves it alone, see test_scene_predictor.py)."""
+    import importlib.util
+
+    from api_test_utils import make_pair, write_png
+    spec = importlib.util.spec_from_file_location('infer_tool', INFER)
+    infer_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer_tool)
+    calls = []
+    monkeypatch.setattr(infer_tool, 'limit_heap_growth',
+                        lambda: calls.append('scene') or True)
+    config, ckpt = local_model
+    a, b = make_pair(3, 48, 56)
+    pa, pb = write_png(tmp_path / 'a.png', a), write_png(tmp_path / 'b.png',
+                                                         b)
+    infer_tool.main([config, ckpt, '--pair', pa, pb, '--out',
+                     str(tmp_path / 'pairs'), '--no-progress', '--no-fast'])
+    assert calls == []
+    infer_tool.main([config, ckpt, '--scene', pa, pb, '--out',
+                     str(tmp_path / 'c.png'), '--tile', '32', '--overlap',
+                     '8', '--no-progress', '--no-fast'])
+    assert calls == ['scene']
+    assert (tmp_path / 'c.png').exists()

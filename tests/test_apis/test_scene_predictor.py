@@ -311,3 +311,35 @@ def test_memory_does_not_grow_with_the_scene(inferencer):
     peak(96, 256)  # first-call allocations of the model and pipeline
     small, large = peak(96, 256), peak(192, 1024)
     assert large < 1.3 * small, (small, large)
+
+
+def test_library_call_leaves_the_allocator_alone(inferencer, scene, tmp_path,
+                                                 monkeypatch):
+    """limit_heap_growth changes the whole process: the predictor never
+    calls it (the CLI does, see test_infer_tool.py), and plain scenes are
+    decoded through the loader's public load_date."""
+    import mmcd.apis.scene_io as scene_io
+    import mmcd.apis.scene_predictor as scene_predictor
+    heap_calls, decoded = [], []
+
+    def no_heap_change(*args):
+        heap_calls.append(args)
+        return True
+
+    monkeypatch.setattr(scene_io, 'limit_heap_growth', no_heap_change)
+    monkeypatch.setattr(scene_predictor, 'limit_heap_growth',
+                        no_heap_change, raising=False)
+    load_date = inferencer.loader.load_date
+
+    def spy(path, what='image'):
+        decoded.append((path, what))
+        return load_date(path, what)
+
+    monkeypatch.setattr(inferencer.loader, 'load_date', spy)
+    a, b = scene
+    pa, pb = write_png(tmp_path / 'a.png', a), write_png(tmp_path / 'b.png',
+                                                         b)
+    SceneChangePredictor(inferencer, tile=64, overlap=16)(
+        pa, pb, str(tmp_path / 'c.png'))
+    assert heap_calls == []
+    assert decoded == [(pa, 'date-A scene'), (pb, 'date-B scene')]

@@ -7,7 +7,8 @@ import pytest
 from cd_test_utils import blocky_mask, imwrite, random_rgb
 from PIL import Image
 
-from mmcd.datasets.transforms import (LoadChangeAnnotation,
+from mmcd.datasets.transforms import (ChangeInferencerLoader,
+                                      LoadChangeAnnotation,
                                       LoadImagePairFromFile)
 from mmcd.datasets.transforms.loading import check_ignore_value
 
@@ -102,6 +103,55 @@ def test_missing_image_names_file(tmp_path):
     info['img_path2'] = str(tmp_path / 'B' / 'missing.png')
     with pytest.raises(FileNotFoundError, match='missing.png'):
         LoadImagePairFromFile()(info)
+
+
+def test_load_date_is_the_pipeline_decoding(tmp_path):
+    """``load_date`` (public, used by the scene predictor) decodes one date
+    as the transform does, channel order included."""
+    rng = np.random.default_rng(4)
+    a, b = random_rgb(rng, 8, 12), random_rgb(rng, 8, 12)
+    info = _pair(tmp_path, a, b)
+    for order in ('rgb', 'bgr'):
+        loader = LoadImagePairFromFile(channel_order=order)
+        img = loader(dict(info))['img']
+        np.testing.assert_array_equal(loader.load_date(info['img_path']),
+                                      img[..., :3])
+        np.testing.assert_array_equal(loader.load_date(info['img_path2']),
+                                      img[..., 3:])
+    with pytest.raises(FileNotFoundError, match='date-A scene.*nope.png'):
+        loader.load_date(str(tmp_path / 'nope.png'), 'date-A scene')
+
+
+def test_inferencer_loader_is_registered_and_takes_files_or_arrays(
+        tmp_path):
+    """The inferencer's loader, built from a config like every transform:
+    files as LoadImagePairFromFile with the same settings, arrays checked
+    and concatenated the same way."""
+    from mmengine.registry import init_default_scope
+
+    from mmcd.registry import TRANSFORMS
+    init_default_scope('mmcd')
+    rng = np.random.default_rng(5)
+    a, b = random_rgb(rng, 8, 12), random_rgb(rng, 8, 12)
+    info = _pair(tmp_path, a, b)
+    loader = TRANSFORMS.build(dict(type='ChangeInferencerLoader',
+                                   to_float32=True))
+    assert isinstance(loader, ChangeInferencerLoader)
+    from_files = loader(dict(info))
+    np.testing.assert_array_equal(
+        from_files['img'], LoadImagePairFromFile(to_float32=True)(
+            dict(info))['img'])
+    from_arrays = loader(dict(img_a=a, img_b=b))
+    assert 'img_a' not in from_arrays and 'img_b' not in from_arrays
+    assert from_arrays['img'].dtype == np.float32
+    np.testing.assert_array_equal(from_arrays['img'], from_files['img'])
+    assert from_arrays['ori_shape'] == (8, 12)
+    gray = loader(dict(img_a=a[..., 0], img_b=b[..., 0]))['img']
+    assert gray.shape == (8, 12, 2)
+    with pytest.raises(ValueError, match='same shape and dtype'):
+        loader(dict(img_a=a, img_b=b[:4]))
+    with pytest.raises(ValueError, match='H x W x C'):
+        loader(dict(img_a=a[None], img_b=b[None]))
 
 
 # ---------------------------------------------------------------- masks

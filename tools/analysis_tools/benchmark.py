@@ -7,7 +7,7 @@ For each batch size the network (backbone, neck, decode head: what
 ``tools/test.py`` runs per batch, without data loading) is timed on synthetic
 image pairs (:func:`mmcd.datasets.synthetic.make_synthetic_pair`, through the
 model's data preprocessor), eager PyTorch (``torch.inference_mode``) and the
-fast path (:func:`mmcd.apis.fast_inference.prepare_fast_model`, ONNX Runtime)
+fast path (:class:`mmcd.models.segmentors.FastChangeSegmentor`, ONNX Runtime)
 **alternating in blocks of runs in one process**, so both see the same machine
 load (the first run of each block is not timed: each runtime's idle threads
 spin a little after a run). It prints latency median and p90, pairs per second
@@ -18,7 +18,6 @@ magnitudes). On a GPU (``--device cuda``) it times the eager model only (the
 fast path is for CPUs) and reports ``torch.cuda.max_memory_allocated``.
 """
 import argparse
-import copy
 import os
 import resource
 import statistics
@@ -33,9 +32,9 @@ from mmengine.logging import MMLogger
 from mmseg.apis import init_model
 from mmseg.structures import SegDataSample
 
-from mmcd.apis.fast_inference import (ChangeLogits, pair_channels,
-                                      prepare_fast_model)
 from mmcd.datasets.synthetic import make_synthetic_pair
+from mmcd.models.segmentors import FastChangeSegmentor
+from mmcd.models.utils import ChangeLogits, pair_channels
 
 
 def parse_args():
@@ -107,7 +106,7 @@ def benchmark_inputs(model, batch, shape):
             dict(inputs=pairs, data_samples=samples), False)['inputs']
 
 
-def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None,
+def benchmark(model, batch, shape, repeats, warmup, device, fast_logits=None,
               block=5):
     """Time eager (and fast) on one batch size; returns the printed lines
     and the figures."""
@@ -115,8 +114,8 @@ def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None,
     sync = torch.cuda.synchronize if device.startswith('cuda') else (
         lambda: None)
     modes = [('eager', ChangeLogits(model))]
-    if fast_model is not None:
-        modes.append(('fast', fast_model.fast_logits))
+    if fast_logits is not None:
+        modes.append(('fast', fast_logits))
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
     times = {name: [] for name, _ in modes}
@@ -135,7 +134,7 @@ def benchmark(model, batch, shape, repeats, warmup, device, fast_model=None,
     for name, _ in modes:
         figures[name], line = summary(name, times[name], batch)
         lines.append(line)
-    if fast_model is not None:
+    if fast_logits is not None:
         diff = (outs['eager'].float().cpu() - outs['fast']).abs().max()
         figures['ratio'] = figures['eager'] / figures['fast']
         figures['max_abs_diff'] = float(diff)
@@ -159,27 +158,25 @@ def main():
     MMLogger.get_instance('mmengine', log_level='WARNING')
     model = init_model(args.config, args.checkpoint, args.device,
                        args.cfg_options)
-    fast_model = None
+    fast_logits = None
     if not args.no_fast and args.device == 'cpu':
         start = time.perf_counter()
-        fast_model = prepare_fast_model(
-            copy.deepcopy(model), sample_shape=(1, pair_channels(model),
-                                                *shape))
+        fast_logits = FastChangeSegmentor(model, strict=True).fast_logits()
         print(f'fast path (ONNX Runtime) prepared in '
               f'{time.perf_counter() - start:.1f} s')
     elif not args.no_fast:
         print('the fast path is for CPUs: timing the eager model only')
     threads = torch.get_num_threads()
     print(f'{args.config}  device {args.device}  torch threads {threads}' +
-          (f'  ONNX Runtime threads {fast_model.fast_logits.num_threads}'
-           if fast_model is not None else '') +
+          (f'  ONNX Runtime threads {fast_logits.num_threads}'
+           if fast_logits is not None else '') +
           f'  (median/p90 of {args.repeats} runs after {args.warmup} '
           'warm-up runs, eager and fast alternating in blocks)')
     print('load average before timing (other processes share the CPU): ' +
           ' '.join(f'{v:.2f}' for v in os.getloadavg()))
     for batch in args.batch_size:
         lines, _ = benchmark(model, batch, shape, args.repeats, args.warmup,
-                             args.device, fast_model)
+                             args.device, fast_logits)
         print('\n'.join(lines))
     print(f'peak resident memory of the process (both modes): '
           f'{peak_rss_mib():.0f} MiB')

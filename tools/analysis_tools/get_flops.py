@@ -39,8 +39,7 @@ from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
 
-from mmcd.apis.fast_inference import pair_channels
-from mmcd.models.utils import count_parameters
+from mmcd.models.utils import count_parameters, pair_channels
 
 
 def _thop_conv(inputs, outputs):

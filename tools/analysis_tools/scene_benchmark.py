@@ -102,6 +102,8 @@ def worker(args):
     warnings.simplefilter('ignore')
     import mmcd  # noqa: F401
     from mmcd.apis import ChangeInferencer, SceneChangePredictor
+    from mmcd.apis.scene_io import limit_heap_growth
+    limit_heap_growth()  # as tools/infer.py --scene
     inferencer = ChangeInferencer(args.config, args.checkpoint,
                                   device=args.device, show_progress=False)
     predictor = SceneChangePredictor(inferencer, tile=args.tile,

@@ -28,8 +28,8 @@ from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
 
-from mmcd.apis.fast_inference import (ChangeLogits, export_onnx,
-                                      import_onnxruntime, pair_channels)
+from mmcd.models.utils.onnx_export import (ChangeLogits, export_onnx,
+                                           import_onnxruntime, pair_channels)
 
 
 class TwoDateOnnxModel(nn.Module):
@@ -44,11 +44,6 @@ class TwoDateOnnxModel(nn.Module):
         self.logits = ChangeLogits(segmentor, resize_to_input=True)
         pre = segmentor.data_preprocessor
         channels = pair_channels(segmentor)
-        if getattr(pre, 'channel_conversion', False):
-            raise NotImplementedError(
-                'bgr_to_rgb/rgb_to_bgr in the data preprocessor: mmseg '
-                'converts only the first 3 of the 2C pair channels; export '
-                'a config without it')
         mean = getattr(pre, 'mean', None)
         std = getattr(pre, 'std', None)
         self.register_buffer(
@@ -122,6 +117,11 @@ def main():
                          f"config's size_divisor {divisor}")
     module = TwoDateOnnxModel(model).eval()
     channels = pair_channels(model)
+    if getattr(model.data_preprocessor, 'channel_conversion', False):
+        print('note: bgr_to_rgb/rgb_to_bgr in the data preprocessor has no '
+              "effect: mmseg's SegDataPreProcessor converts only 3-channel "
+              f'inputs and the pair input has {channels}; the graph, like '
+              'mmseg, converts no channels')
     example = [torch.rand(1, channels // 2, *shape) * 255] * 2
     export_onnx(module, example, out, ['img_a', 'img_b'], ['logits'])
     print(f'wrote {out}: inputs img_a, img_b (N, {channels // 2}, H, W) '

@@ -1,9 +1,10 @@
-from .loading import (LABEL_ENCODINGS, LoadChangeAnnotation,
-                      LoadImagePairFromFile)
+from .loading import (LABEL_ENCODINGS, ChangeInferencerLoader,
+                      LoadChangeAnnotation, LoadImagePairFromFile)
 from .transforms import (ExchangeTime, PairPhotoMetricDistortion,
                          RandomRot90, split_pair)
 
 __all__ = [
     'LABEL_ENCODINGS', 'LoadImagePairFromFile', 'LoadChangeAnnotation',
+    'ChangeInferencerLoader',
     'PairPhotoMetricDistortion', 'ExchangeTime', 'RandomRot90', 'split_pair'
 ]

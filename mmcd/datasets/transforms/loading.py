@@ -128,7 +128,16 @@ class LoadImagePairFromFile(BaseTransform):
         self.imdecode_backend = imdecode_backend
         self.backend_args = backend_args.copy() if backend_args else None
 
-    def _load(self, filename: str, what: str) -> np.ndarray:
+    def load_date(self, filename: str, what: str = 'image') -> np.ndarray:
+        """Decode one date as this transform does.
+
+        Args:
+            filename (str): The image file.
+            what (str): What it is, for error messages. Defaults to 'image'.
+
+        Returns:
+            np.ndarray: ``H x W x C`` (``C`` >= 1), not converted to float.
+        """
         content = _read_bytes(filename, self.backend_args, what)
         img = _decode(content, filename, self.color_type, self.channel_order,
                       self.imdecode_backend, what)
@@ -151,8 +160,8 @@ class LoadImagePairFromFile(BaseTransform):
             dict: The result dict with the ``H x W x 2C`` ``img``.
         """
         path_a, path_b = results['img_path'], results['img_path2']
-        img_a = self._load(path_a, 'date-A image')
-        img_b = self._load(path_b, 'date-B image')
+        img_a = self.load_date(path_a, 'date-A image')
+        img_b = self.load_date(path_b, 'date-B image')
         if img_a.shape != img_b.shape:
             raise ValueError(
                 'the two dates of a pair must have the same height, width '
@@ -163,6 +172,10 @@ class LoadImagePairFromFile(BaseTransform):
                 f'the two dates of a pair must have the same dtype: date A '
                 f'{path_a} is {img_a.dtype}, date B {path_b} is '
                 f'{img_b.dtype}')
+        return self._put_pair(results, img_a, img_b)
+
+    def _put_pair(self, results: dict, img_a: np.ndarray,
+                  img_b: np.ndarray) -> dict:
         img = np.concatenate([img_a, img_b], axis=2)
         if self.to_float32:
             img = img.astype(np.float32)
@@ -177,6 +190,60 @@ class LoadImagePairFromFile(BaseTransform):
                 f"channel_order='{self.channel_order}', "
                 f"imdecode_backend='{self.imdecode_backend}', "
                 f'backend_args={self.backend_args})')
+
+
+@TRANSFORMS.register_module()
+class ChangeInferencerLoader(LoadImagePairFromFile):
+    """Load a pair given as two files or as two arrays, for
+    :class:`~mmcd.apis.ChangeInferencer` (as mmseg's ``InferencerLoader``).
+
+    File pairs (``img_path``, ``img_path2``) are loaded as by
+    :class:`LoadImagePairFromFile`; array pairs (``img_a``, ``img_b``:
+    ``H x W x C`` or ``H x W``, in the channel order the model was trained
+    with, RGB for mmcd's configs) are checked and concatenated the same way.
+    The inferencer builds it from the config's ``LoadImagePairFromFile``.
+
+    Required Keys:
+
+    - img_path and img_path2, or img_a and img_b
+
+    Modified Keys:
+
+    - img (np.uint8 or np.float32, ``H x W x 2C``)
+    - img_shape
+    - ori_shape
+
+    Args:
+        **kwargs: The arguments of :class:`LoadImagePairFromFile`.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Put the ``H x W x 2C`` pair into ``results['img']``.
+
+        Args:
+            results (dict): Result dict with ``img_path`` and ``img_path2``,
+                or with the arrays ``img_a`` and ``img_b`` (removed).
+
+        Returns:
+            dict: The result dict with the ``H x W x 2C`` ``img``.
+        """
+        if 'img_path' in results:
+            return super().transform(results)
+        imgs = []
+        for key, what in (('img_a', 'date-A'), ('img_b', 'date-B')):
+            img = np.asarray(results.pop(key))
+            if img.ndim == 2:
+                img = img[..., None]
+            if img.ndim != 3:
+                raise ValueError(f'the {what} array must be H x W or '
+                                 f'H x W x C; got shape {img.shape}')
+            imgs.append(img)
+        if imgs[0].shape != imgs[1].shape or imgs[0].dtype != imgs[1].dtype:
+            raise ValueError(
+                'the two dates of a pair must have the same shape and dtype; '
+                f'date A is {imgs[0].shape} {imgs[0].dtype}, date B is '
+                f'{imgs[1].shape} {imgs[1].dtype}')
+        return self._put_pair(results, *imgs)
 
 
 def _shape_str(img: np.ndarray) -> str:

@@ -1,3 +1,4 @@
+from .fast_change_segmentor import FastChangeSegmentor
 from .siamese_encoder_decoder import SiameseEncoderDecoder
 
-__all__ = ['SiameseEncoderDecoder']
+__all__ = ['FastChangeSegmentor', 'SiameseEncoderDecoder']

@@ -34,7 +34,7 @@ class SiameseEncoderDecoder(EncoderDecoder):
     #: (set on an instance), an eval-mode model runs it once per date
     #: instead: the same features (BatchNorm uses its running statistics),
     #: and faster in ONNX Runtime, where each pass's activations stay in
-    #: cache (see :func:`mmcd.apis.fast_inference.export_onnx`). Training
+    #: cache (see :func:`mmcd.models.utils.onnx_export.export_copy`). Training
     #: always takes the joint pass.
     joint_date_pass = True
 

@@ -1,0 +1,183 @@
+import functools
+import logging
+import os.path as osp
+import tempfile
+import weakref
+from typing import List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModel
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.utils import OptSampleList, SampleList
+from torch import Tensor
+
+from mmcd.models.utils.onnx_export import (ChangeLogits, OnnxRuntimeLogits,
+                                           export_onnx, fast_path_problem,
+                                           pair_channels)
+from mmcd.registry import MODEL_WRAPPERS, MODELS
+
+
+def _forget_export(wrapper_ref, *args) -> None:
+    """Load-state-dict pre-hook of the wrapped segmentor: the graph holds
+    the old weights, export again at the next inference."""
+    wrapper = wrapper_ref()
+    if wrapper is not None:
+        wrapper.reset()
+
+
+@MODELS.register_module()
+@MODEL_WRAPPERS.register_module()
+class FastChangeSegmentor(BaseModel):
+    """A change segmentor whose network runs in ONNX Runtime on CPU.
+
+    Wraps a change segmentor for inference, as mmseg's ``tta_model`` wraps
+    ``model`` (``tools/test.py`` sets ``cfg.fast_model.module = cfg.model``
+    unless ``--no-fast``). At the first inference,
+    ``decode_head.forward(extract_feat(inputs))`` is exported to ONNX from
+    the segmentor's current weights (:func:`export_onnx`: a copy with PReLU
+    as a ReLU mix and one backbone pass per date; dynamic batch and size)
+    and run by :class:`OnnxRuntimeLogits`; loading weights into the
+    segmentor (``load_state_dict``, the Runner's ``load_from``) exports
+    again at the next inference. The segmentor itself is never modified.
+    The data preprocessor, whole/slide inference, ``predict_by_feat`` and
+    ``postprocess_result`` are mmseg's ``EncoderDecoder`` code, run with
+    this model's :meth:`encode_decode`; the logits equal the eager model's
+    within 1e-4.
+
+    When the fast path is impossible (:func:`fast_path_problem`: no
+    onnxruntime, a model on GPU or one overriding mmseg's inference
+    methods), it logs why and runs the segmentor eagerly, or raises with
+    ``strict=True``. The choice is made at the first inference after
+    construction or after a weight load; :attr:`runtime` then names it.
+
+    It is also a registered model wrapper (``is_model_wrapper`` is True),
+    so the Runner loads checkpoints into ``module`` and saves ``module``'s
+    weights: checkpoints of the plain model fit. The Runner does not move a
+    model wrapper to the device or revert SyncBN; build it on CPU. It is
+    for inference only (``test_step``, ``val_step``, ``predict``,
+    ``forward`` in ``'predict'`` or ``'tensor'`` mode): ``loss`` and
+    ``train_step`` raise; train ``module``.
+
+    Args:
+        module (dict | nn.Module): The change segmentor
+            (e.g. :class:`SiameseEncoderDecoder`) or its config.
+        num_threads (int, optional): ONNX Runtime intra-op threads.
+            Default: None (``torch.get_num_threads()``).
+        max_pixels_per_run (int): Most pixels (batch x height x width) per
+            graph run. Default: 32768.
+        strict (bool): Raise when the fast path is impossible instead of
+            running the segmentor eagerly. Default: False.
+        data_preprocessor (dict, optional): Set in ``module``'s config when
+            it has none (the Runner passes the config's top-level
+            ``data_preprocessor`` here, as it does to a plain model).
+            Inputs are always preprocessed by ``module``'s data
+            preprocessor. Default: None.
+    """
+
+    # mmseg's inference code, run with this model's encode_decode
+    forward = BaseSegmentor.forward
+    inference = EncoderDecoder.inference
+    slide_inference = EncoderDecoder.slide_inference
+    whole_inference = EncoderDecoder.whole_inference
+    postprocess_result = EncoderDecoder.postprocess_result
+
+    def __init__(self,
+                 module: Union[dict, nn.Module],
+                 num_threads: Optional[int] = None,
+                 max_pixels_per_run: int = 2**15,
+                 strict: bool = False,
+                 data_preprocessor: Optional[dict] = None):
+        if isinstance(module, dict):
+            if data_preprocessor is not None:
+                module.setdefault('data_preprocessor', data_preprocessor)
+            module = MODELS.build(module)
+        super().__init__(
+            data_preprocessor=getattr(module, 'data_preprocessor', None))
+        self.module = module
+        self.num_threads = num_threads
+        self.max_pixels_per_run = max_pixels_per_run
+        self.strict = strict
+        self.reset()
+        module._register_load_state_dict_pre_hook(
+            functools.partial(_forget_export, weakref.ref(self)))
+
+    # what mmseg's inference code reads from the segmentor
+    test_cfg = property(lambda self: self.module.test_cfg)
+    out_channels = property(lambda self: self.module.out_channels)
+    align_corners = property(lambda self: self.module.align_corners)
+    decode_head = property(lambda self: self.module.decode_head)
+    # and what inferencers read (classes and palette of the checkpoint)
+    dataset_meta = property(
+        lambda self: getattr(self.module, 'dataset_meta', None))
+
+    def reset(self) -> None:
+        """Drop the exported graph; the next inference exports again."""
+        self._fast_logits = None
+        #: str: ``'ONNX Runtime (fp32, N threads)'`` or ``'eager
+        #: PyTorch'``, what runs the network; None until the first
+        #: inference after construction or a weight load.
+        self.runtime = None
+
+    def fast_logits(self) -> Optional[OnnxRuntimeLogits]:
+        """The ONNX Runtime graph of the current weights, exported on the
+        first call; None when the fast path is impossible (``strict``
+        False). Called like ``decode_head.forward(extract_feat(inputs))``."""
+        if self.runtime is not None:
+            return self._fast_logits
+        problem = fast_path_problem(self.module)
+        if problem is not None:
+            if self.strict:
+                raise RuntimeError(f'no fast inference path: {problem}')
+            self.runtime = 'eager PyTorch'
+            print_log(f'fast inference off, running the eager model: '
+                      f'{problem}', logger='current', level=logging.WARNING)
+            return None
+        sample = torch.zeros(1, pair_channels(self.module), 64, 64)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(
+                ChangeLogits(self.module), [sample],
+                osp.join(tmp, 'change_logits.onnx'), ['inputs'], ['logits'])
+            self._fast_logits = OnnxRuntimeLogits(path, self.num_threads,
+                                                  self.max_pixels_per_run)
+        self.runtime = (f'ONNX Runtime (fp32, '
+                        f'{self._fast_logits.num_threads} threads)')
+        print_log(f'fast inference: {self.runtime}, graph exported from the '
+                  f'current weights of {type(self.module).__name__}',
+                  logger='current')
+        return self._fast_logits
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """``EncoderDecoder.encode_decode`` with the ONNX Runtime graph."""
+        fast_logits = self.fast_logits()
+        if fast_logits is None:
+            return self.module.encode_decode(inputs, batch_img_metas)
+        return self.decode_head.predict_by_feat(
+            fast_logits(inputs), batch_img_metas)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """``EncoderDecoder.predict`` with the ONNX Runtime graph (or the
+        segmentor's own ``predict`` when the fast path is impossible)."""
+        if self.fast_logits() is None:
+            return self.module.predict(inputs, data_samples)
+        return EncoderDecoder.predict(self, inputs, data_samples)
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptSampleList = None) -> Tensor:
+        """``decode_head.forward(extract_feat(inputs))``: the logits."""
+        fast_logits = self.fast_logits()
+        if fast_logits is None:
+            return self.module._forward(inputs, data_samples)
+        return fast_logits(inputs)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Not supported: the fast path is for inference."""
+        raise NotImplementedError(
+            f'{type(self).__name__} is for inference (test_step, val_step, '
+            'predict); train the wrapped segmentor (cfg.model) instead')
