@@ -46,8 +46,10 @@ def make_sample(pred=PRED, gt=GT):
 
 
 def build(name, **kwargs):
+    # in mmcd's scope whatever scope an earlier test left current
     return VISUALIZERS.build(
-        dict(type='ChangeLocalVisualizer', name=name, **kwargs))
+        dict(_scope_='mmcd', type='ChangeLocalVisualizer', name=name,
+             **kwargs))
 
 
 def test_backends_get_the_panel(tmp_path):
