@@ -361,6 +361,10 @@ class ChangeInferencer(BaseInferencer):
                         f'reference folder {references} has no mask for: '
                         f'{_listing(missing)}')
                 return [refs[it['name']] for it in items]
+            if not osp.exists(references):
+                raise FileNotFoundError(
+                    f'reference mask (or folder of masks) not found: '
+                    f'{references}')
             references = [references]
         references = list(references)
         if len(references) != len(items):

@@ -145,6 +145,11 @@ def test_overlay_with_reference_draws_tp_fp_fn(inferencer, pairs, tmp_path):
     with pytest.raises(FileNotFoundError, match='p1'):
         inferencer((str(root / 'A'), str(root / 'B')),
                    references=str(tmp_path), save_overlay=True)
+    # a reference folder that does not exist is named (not "1 mask for 3")
+    with pytest.raises(FileNotFoundError, match='no_such_labels'):
+        inferencer((str(root / 'A'), str(root / 'B')),
+                   references=str(tmp_path / 'no_such_labels'),
+                   save_overlay=True)
 
 
 def test_existing_outputs_and_inputs_are_never_overwritten(
