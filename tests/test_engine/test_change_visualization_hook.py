@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
-from mmengine.visualization import BaseVisBackend, Visualizer
+from mmengine.visualization import Visualizer
 from mmseg.structures import SegDataSample
 from PIL import Image
+from vis_helpers import RecordingBackend
 
 import mmcd  # noqa: F401
 from mmcd.engine import ChangeVisualizationHook
@@ -36,24 +37,6 @@ def make_output(img_path, img_path2, pred, gt=None):
     if gt is not None:
         sample.gt_sem_seg = PixelData(data=torch.as_tensor(gt)[None])
     return sample
-
-
-class RecordingBackend(BaseVisBackend):
-    """Keeps the ``add_image`` calls instead of storing them."""
-
-    def __init__(self, save_dir=None):
-        super().__init__(save_dir)
-        self.images = []
-
-    @property
-    def experiment(self):
-        return self
-
-    def _init_env(self):
-        pass
-
-    def add_image(self, name, image, step=0, **kwargs):
-        self.images.append((name, image.copy(), step))
 
 
 def read_rgb(path):

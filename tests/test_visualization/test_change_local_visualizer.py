@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
-from mmengine.visualization import BaseVisBackend
 from mmseg.structures import SegDataSample
 from PIL import Image
+from vis_helpers import RecordingBackend
 
 import mmcd  # noqa: F401
 from mmcd.registry import VISUALIZERS
@@ -17,24 +17,6 @@ IMG_A = np.full((H, W, 3), 10, np.uint8)
 IMG_B = np.full((H, W, 3), 100, np.uint8)
 PRED = np.array([[1, 1, 0], [0, 0, 0]])
 GT = np.array([[1, 0, 1], [0, 255, 0]])
-
-
-class RecordingBackend(BaseVisBackend):
-    """Keeps the ``add_image`` calls instead of storing them."""
-
-    def __init__(self, save_dir=None):
-        super().__init__(save_dir)
-        self.images = []
-
-    @property
-    def experiment(self):
-        return self
-
-    def _init_env(self):
-        pass
-
-    def add_image(self, name, image, step=0, **kwargs):
-        self.images.append((name, image.copy(), step))
 
 
 def make_sample(pred=PRED, gt=GT):
