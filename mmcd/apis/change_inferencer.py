@@ -15,8 +15,9 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import FUNCTIONS, init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.registry import FUNCTIONS, MODELS, init_default_scope
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from rich.progress import track
 
 from mmcd.datasets import ChangeDetectionDataset
@@ -25,6 +26,8 @@ from mmcd.datasets.transforms import (ChangeInferencerLoader,
 from mmcd.engine.hooks import change_decision_threshold
 from mmcd.evaluation.functional import change_probability
 from mmcd.models.segmentors import FastChangeSegmentor
+from mmcd.utils.checkpoint_safety import (check_weights_match,
+                                          config_from_checkpoint)
 from mmcd.utils.writers import write_mask, write_probability, write_rgb
 from mmcd.registry import VISUALIZERS
 from mmcd.visualization import ChangeLocalVisualizer
@@ -37,6 +40,20 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
 _CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                        '.mim', 'configs')
+
+
+def find_config(name: str) -> str:
+    """The file of an mmcd config given by name (``<name>[.py]`` under
+    configs/, not ``_base_``)."""
+    stem = name[:-3] if name.endswith('.py') else name
+    found = sorted(
+        glob.glob(osp.join(_CONFIG_DIR, '**', stem + '.py'), recursive=True))
+    found = [f for f in found if '_base_' not in f]
+    if not found:
+        raise FileNotFoundError(
+            f'model {name!r} is neither a config file nor the name of '
+            f'an mmcd config (configs/**/<name>.py)')
+    return found[0]
 
 
 def _listing(names: Sequence[str], limit: int = 5) -> str:
@@ -97,6 +114,18 @@ def pair_folders(folder_a: str, folder_b: str) -> List[Tuple[str, str]]:
     return [(a[name], b[name]) for name in sorted(a)]
 
 
+def _check_threshold(value, where: str, hint: str = '') -> float:
+    """A decision threshold on P(changed) must be a number in (0, 1):
+    at 0 or 1 every pixel, or none, would be called changed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 < value < 1:
+        raise ValueError(
+            f'{where} is {value!r}: a decision threshold on P(changed) must '
+            'be a number in (0, 1) (at or beyond the ends every pixel, or '
+            f'none, would be called changed){hint}')
+    return float(value)
+
+
 def _is_image(x) -> bool:
     return isinstance(x, (str, os.PathLike, np.ndarray))
 
@@ -149,7 +178,9 @@ class ChangeInferencer(BaseInferencer):
     Args:
         model (str | Config | dict, optional): A config file, a config
             name of mmcd (e.g. ``'lsnet_difffpn_1xb12-100e_cdd-256x256'``)
-            or a config object. None: the config stored in ``weights``.
+            or a config object. None: the config stored in ``weights``,
+            read as plain data, never run (a stored config that is not
+            plain data is refused, see ``trust_checkpoint_config``).
         weights (str, optional): The checkpoint. Without it the model is
             randomly initialised (a warning says so).
         device (str, optional): Device to run on; None picks one.
@@ -162,6 +193,15 @@ class ChangeInferencer(BaseInferencer):
             network in ONNX Runtime, exported at the first batch); falls back
             to eager, with a warning saying why, when that is impossible.
             Defaults to True.
+        allow_partial_weights (bool): Load the checkpoint's weights even
+            when keys are missing, unexpected or of another shape (logged);
+            by default that is an error naming them. Weights of auxiliary
+            heads (training only) may always be absent on either side.
+            Defaults to False.
+        trust_checkpoint_config (bool): With ``model=None``, run the
+            checkpoint's config text as Python, as mmengine does, when it is
+            not plain data; only for a checkpoint from a trusted source.
+            Defaults to False.
     """
 
     preprocess_kwargs: set = set()
@@ -176,24 +216,31 @@ class ChangeInferencer(BaseInferencer):
                  threshold: Optional[float] = None,
                  scope: str = 'mmcd',
                  show_progress: bool = True,
-                 fast: bool = True) -> None:
-        if threshold is not None and not 0 < threshold < 1:
-            raise ValueError(
-                f'threshold must be in (0, 1); got {threshold!r}')
+                 fast: bool = True,
+                 allow_partial_weights: bool = False,
+                 trust_checkpoint_config: bool = False) -> None:
+        if threshold is not None:
+            _check_threshold(threshold, 'threshold (--threshold)')
         if weights is not None and not osp.isfile(weights):
             raise FileNotFoundError(f'checkpoint not found: {weights}')
         if isinstance(model, os.PathLike):
             model = str(model)
         init_default_scope(scope)
         self.fast = fast
+        self.allow_partial_weights = allow_partial_weights
+        self.trust_checkpoint_config = trust_checkpoint_config
+        self._weights_name = weights
         self._checkpoint_threshold = None
         self.num_array_pairs = 0
         super().__init__(
             model=model, weights=weights, device=device, scope=scope,
             show_progress=show_progress)
         self.threshold = threshold
-        if threshold is None:
-            self.threshold = self._checkpoint_threshold
+        if threshold is None and self._checkpoint_threshold is not None:
+            self.threshold = _check_threshold(
+                self._checkpoint_threshold,
+                f"meta['change_threshold'] of checkpoint {weights}",
+                ' (pass threshold=..., --threshold, to override it)')
         if self.threshold is None:
             self.threshold = change_decision_threshold(self.model)
         if self.model.decode_head.out_channels == 1:
@@ -202,21 +249,29 @@ class ChangeInferencer(BaseInferencer):
     # -- model, pipeline -------------------------------------------------
     def _load_model_from_metafile(self, model: str):
         """Resolve an mmcd config name (``<name>.py`` under configs/)."""
-        name = model[:-3] if model.endswith('.py') else model
-        found = sorted(
-            glob.glob(osp.join(_CONFIG_DIR, '**', name + '.py'),
-                      recursive=True))
-        found = [f for f in found if '_base_' not in f]
-        if not found:
-            raise FileNotFoundError(
-                f'model {model!r} is neither a config file nor the name of '
-                f'an mmcd config (configs/**/<name>.py)')
-        return Config.fromfile(found[0]), None
+        return Config.fromfile(find_config(model)), None
 
     def _init_model(self, cfg, weights, device='cpu'):
         """Build the model and load the weights: the one place the model
-        is made (a model-optimisation step belongs here)."""
-        model = super()._init_model(cfg, weights, device)
+        is made (a model-optimisation step belongs here). As mmengine's,
+        except that a config stored in the checkpoint is read as data
+        (:func:`~mmcd.utils.checkpoint_safety.config_from_checkpoint`)."""
+        checkpoint = None
+        if weights is not None:
+            checkpoint = _load_checkpoint(weights, map_location='cpu')
+        #: How messages name the config.
+        self.config_name = getattr(cfg, 'filename', None) or 'given'
+        if not cfg:
+            cfg.update(config_from_checkpoint(
+                checkpoint, weights, self.trust_checkpoint_config)._cfg_dict)
+            self.config_name = f'stored in {weights}'
+        if cfg.model.get('pretrained') is not None:
+            del cfg.model.pretrained
+        model = MODELS.build(cfg.model)
+        model.cfg = cfg
+        self._load_weights_to_model(model, checkpoint, cfg)
+        model.to(device)
+        model.eval()
         if device == 'cpu' or not torch.cuda.is_available():
             model = revert_sync_batchnorm(model)
         if self.fast and next(model.parameters()).device.type == 'cpu':
@@ -228,6 +283,9 @@ class ChangeInferencer(BaseInferencer):
         """Load the weights, ``dataset_meta`` and the decision threshold."""
         meta = {}
         if checkpoint is not None:
+            check_weights_match(
+                model, checkpoint, self.config_name, self._weights_name,
+                self.allow_partial_weights)
             _load_checkpoint_to_model(model, checkpoint)
             meta = checkpoint.get('meta', {}) or {}
         else:
@@ -455,18 +513,26 @@ class ChangeInferencer(BaseInferencer):
         if self.show_progress:
             batches = track(batches, total=-(-len(items) // batch_size),
                             description='Change inference')
+        position = {id(item): i for i, item in enumerate(items)}
+        order = []
         for chunk, data in batches:
             preds = self.forward(data, **forward_kwargs)
             visualization = self.visualize(chunk, preds, **visualize_kwargs)
             batch = self.postprocess(preds, visualization,
                                      return_datasamples,
                                      **postprocess_kwargs)
+            order += [position[id(item)] for item in chunk]
             if return_datasamples:
                 samples += batch
             else:
                 for key, values in batch.items():
                     results[key] += values
-        return samples if return_datasamples else results
+        # batches of one input size each: back to the input order
+        order = np.argsort(order, kind='stable')
+        if return_datasamples:
+            return [samples[i] for i in order]
+        return {key: [values[i] for i in order]
+                for key, values in results.items()}
 
     def preprocess(self, inputs: List[dict], batch_size: int = 1,
                    **kwargs) -> Iterator[Tuple[List[dict], dict]]:
@@ -479,19 +545,31 @@ class ChangeInferencer(BaseInferencer):
         Yields:
             tuple[list[dict], dict]: A batch's pair items and its collated
             data for ``model.test_step``; each data sample carries its
-            pair's ``pair_name`` in its metainfo.
+            pair's ``pair_name`` in its metainfo. A batch holds pairs of one
+            input size: pairs of other sizes wait for a batch of theirs
+            (at most ``batch_size - 1`` per size), so the batches of mixed
+            sizes come out of input order.
         """
-        for chunk in self._get_chunk_data(inputs, batch_size):
-            packed = []
-            for item in chunk:
-                data = self.pipeline({
-                    k: v for k, v in item.items()
-                    if k not in ('name', 'reference')
-                })
-                data['data_samples'].set_metainfo(
-                    dict(pair_name=item['name']))
-                packed.append(data)
-            yield chunk, self.collate_fn(packed)
+        # pairs of one input size form a batch: a batch of mixed sizes
+        # cannot be stacked
+        by_shape: Dict[tuple, List[Tuple[dict, dict]]] = {}
+        for item in inputs:
+            data = self.pipeline({
+                k: v for k, v in item.items()
+                if k not in ('name', 'reference')
+            })
+            data['data_samples'].set_metainfo(dict(pair_name=item['name']))
+            batch = by_shape.setdefault(tuple(data['inputs'].shape), [])
+            batch.append((item, data))
+            if len(batch) == batch_size:
+                yield self._collate(by_shape.pop(tuple(data['inputs'].shape)))
+        for batch in by_shape.values():
+            yield self._collate(batch)
+
+    def _collate(self, batch: List[Tuple[dict, dict]]) -> Tuple[List[dict],
+                                                                dict]:
+        return [item for item, _ in batch], self.collate_fn(
+            [data for _, data in batch])
 
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> list:
@@ -533,11 +611,12 @@ class ChangeInferencer(BaseInferencer):
             batch_size (int): Pairs per forward pass. Defaults to 1.
         """
         items = [self._pair_item(a, b) for a, b in pairs]
-        return [
-            self._probability(pred)
-            for _, data in self.preprocess(items, batch_size)
-            for pred in self.forward(data)
-        ]
+        probabilities: List[Optional[np.ndarray]] = [None] * len(items)
+        position = {id(item): i for i, item in enumerate(items)}
+        for chunk, data in self.preprocess(items, batch_size):
+            for item, pred in zip(chunk, self.forward(data)):
+                probabilities[position[id(item)]] = self._probability(pred)
+        return probabilities
 
     def visualize(self,
                   inputs: List[dict],

@@ -1,13 +1,14 @@
 """Change detection on whole scenes by blended sliding windows."""
 import contextlib
 import functools
-import os
 import os.path as osp
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from rich.progress import track
 
+from mmcd.utils.atomic_io import (commit_partial, discard_partial,
+                                  partial_path)
 from mmcd.utils.writers import (RASTER_SUFFIXES, ImageSceneWriter,
                                 check_output_path, encode_mask,
                                 encode_probability, import_rasterio,
@@ -256,6 +257,18 @@ class SceneChangePredictor:
             raise
         return reader_a, reader_b
 
+    @staticmethod
+    def _write_polygons(writer, path: str, min_area: float) -> int:
+        """Polygonise the finished (closed) change mask of ``writer``."""
+        if isinstance(writer, ImageSceneWriter):
+            from affine import Affine
+            return write_change_polygons(writer.values, Affine.identity(),
+                                         None, path, min_area)
+        rasterio = import_rasterio('vector output')
+        with rasterio.open(writer.tmp_path) as ds:
+            return write_change_polygons(rasterio.band(ds, 1), ds.transform,
+                                         ds.crs, path, min_area)
+
     # -- public --------------------------------------------------------------
     def predict_arrays(self, img_a: np.ndarray, img_b: np.ndarray
                        ) -> Tuple[np.ndarray, np.ndarray]:
@@ -312,6 +325,13 @@ class SceneChangePredictor:
             overwrite (bool): Allow replacing existing outputs. Defaults to
                 False.
 
+        Every output is written under a temporary name beside it
+        (``.<name>.<random>.partial<suffix>``) and all are renamed to their
+        names only at the end, so an interrupted run (an error,
+        ``Ctrl-C``) leaves the previous files, or none, never a part of a
+        change map that looks complete; only a killed process leaves its
+        ``*.partial*`` files behind.
+
         Returns:
             dict: ``height``, ``width``, ``tiles`` (tiles run),
             ``changed_pixels``, ``valid_pixels``, ``polygons`` (or None) and
@@ -350,6 +370,7 @@ class SceneChangePredictor:
                 prob[~valid] = 0
                 writers[1].write(x0, y0, prob, valid)
 
+        vector_tmp = None
         try:
             writers.append(open_scene_writer(out, reader_a, with_mask))
             if prob_out:
@@ -359,32 +380,26 @@ class SceneChangePredictor:
                                   writers[0].block_width)
             for w in writers:
                 w.close()
+            polygons = None
+            if vector_out:
+                vector_tmp = partial_path(vector_out)
+                polygons = self._write_polygons(writers[0], vector_tmp,
+                                                min_area)
+            # all outputs complete: give them their names
+            for w in writers:
+                w.commit()
+            if vector_out:
+                commit_partial(vector_tmp, vector_out)
         except BaseException:
             # never leave a half-written change map behind
             for w in writers:
-                try:
-                    w.close()
-                except Exception:  # noqa: BLE001
-                    pass
-                if osp.exists(w.path):
-                    os.remove(w.path)
+                w.discard()
+            if vector_tmp:
+                discard_partial(vector_tmp)
             raise
         finally:
             reader_a.close()
             reader_b.close()
-        polygons = None
-        if vector_out:
-            if isinstance(writers[0], ImageSceneWriter):
-                from affine import Affine
-                polygons = write_change_polygons(
-                    writers[0].values, Affine.identity(), None, vector_out,
-                    min_area)
-            else:
-                rasterio = import_rasterio('vector output')
-                with rasterio.open(out) as ds:
-                    polygons = write_change_polygons(
-                        rasterio.band(ds, 1), ds.transform, ds.crs,
-                        vector_out, min_area)
         return dict(height=reader_a.height, width=reader_a.width,
                     tiles=tiles, polygons=polygons, out=out,
                     prob_out=prob_out, vector_out=vector_out, **stats)

@@ -48,6 +48,23 @@ def load_tool_config(config_path, cfg_options=None, work_dir=None,
     return cfg
 
 
+def write_checkpoints_atomically(cfg) -> None:
+    """Let the config's ``CheckpointHook`` write each checkpoint to a
+    temporary file renamed when complete (the ``atomic_local`` file backend
+    of :mod:`mmcd.utils.atomic_io`), unless the hook names a storage backend
+    of its own.
+
+    Args:
+        cfg (Config): The training config; changed in place.
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if not hook or hook.get('backend_args') or hook.get('file_client_args'):
+        return
+    if '://' in str(hook.get('out_dir') or ''):  # a remote store
+        return
+    hook['backend_args'] = dict(backend='atomic_local')
+
+
 def _init_cpu_process_group():
     """Join torchrun's process group with gloo on a machine without CUDA.
 

@@ -6,7 +6,8 @@
   (:func:`encode_probability`);
 - :func:`write_rgb`: an RGB overlay or panel;
 - :func:`open_scene_writer`: a whole scene's mask or map, written block by
-  block (GeoTIFF through rasterio, or PNG);
+  block (GeoTIFF through rasterio, or PNG) under a temporary name, renamed
+  by ``commit()`` once complete;
 - :func:`write_change_polygons`: the changed areas as GeoJSON polygons.
 
 Masks and probability maps are data, so they are written losslessly (PNG,
@@ -22,6 +23,8 @@ from typing import Sequence
 import mmcv
 import numpy as np
 from PIL import Image
+
+from .atomic_io import commit_partial, discard_partial, partial_path
 
 #: Suffixes of lossless single-channel outputs (masks, probability maps).
 LOSSLESS_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
@@ -80,9 +83,11 @@ def _check_lossless(path: str, what: str) -> None:
 
 def _write(path: str, image: np.ndarray) -> None:
     """Encode ``image`` by the suffix of ``path`` (mmengine's file backend
-    makes the parent folders)."""
+    makes the parent folders), written whole or not at all
+    (:class:`~mmcd.utils.atomic_io.AtomicLocalBackend`)."""
     path = os.fspath(path)
-    if not mmcv.imwrite(image, path):
+    if not mmcv.imwrite(image, path,
+                        backend_args=dict(backend='atomic_local')):
         raise OSError(f'cannot write {path}')
 
 
@@ -166,7 +171,29 @@ def check_output_path(path: str, inputs: Sequence[str], overwrite: bool,
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
 
 
-class RasterSceneWriter:
+class _PartialFile:
+    """An output written under a temporary name (:attr:`tmp_path`, beside
+    :attr:`path`) until :meth:`commit` renames it, so that an interrupted
+    run leaves no file that looks complete; :meth:`discard` removes it."""
+
+    def _start(self, path: str) -> None:
+        self.path = path
+        self.tmp_path = partial_path(path)
+
+    def commit(self) -> None:
+        """Rename the finished (closed) output to :attr:`path`."""
+        commit_partial(self.tmp_path, self.path)
+
+    def discard(self) -> None:
+        """Close (ignoring errors) and remove the unfinished output."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+        discard_partial(self.tmp_path)
+
+
+class RasterSceneWriter(_PartialFile):
     """Write blocks of a single-band uint8 raster through rasterio.
 
     The CRS, transform and compression are the reference scene's (when it is
@@ -176,7 +203,8 @@ class RasterSceneWriter:
     512 x 512) and written one whole row of blocks of a stripe at a time, so
     no compressed block is ever rewritten. Invalid (nodata) pixels go into
     the GeoTIFF's mask when ``with_mask`` (internal to the file when written
-    under ``rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)``).
+    under ``rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)``). The file is
+    written under a temporary name until :meth:`commit`.
 
     Args:
         path (str): Output file.
@@ -205,10 +233,10 @@ class RasterSceneWriter:
                 profile['compress'] = 'deflate'
             if profile.get('predictor') not in (None, 1, 2):
                 profile.pop('predictor')  # floating-point predictor
-        self.ds = rasterio.open(path, 'w', **profile)
+        self._start(path)
+        self.ds = rasterio.open(self.tmp_path, 'w', **profile)
         self.block_height, self.block_width = self.ds.block_shapes[0]
         self.with_mask = with_mask
-        self.path = path
         self._pending = []  # rows of the current stripe not yet written
         self._pending_x0 = self._pending_y0 = 0
 
@@ -248,14 +276,19 @@ class RasterSceneWriter:
         self._pending_y0 = until
 
     def close(self) -> None:
-        if self._pending:
-            self._flush(self.ds.height)
-        self.ds.close()
+        if self.ds.closed:
+            return
+        try:
+            if self._pending:
+                self._flush(self.ds.height)
+        finally:
+            self.ds.close()
 
 
-class ImageSceneWriter:
+class ImageSceneWriter(_PartialFile):
     """Collect a plain scene in memory and save it as PNG at the end
-    (grey + alpha, alpha 0 on nodata, when ``with_mask``).
+    (grey + alpha, alpha 0 on nodata, when ``with_mask``), under a temporary
+    name until :meth:`commit`.
 
     Args:
         path (str): Output ``.png`` file.
@@ -266,7 +299,8 @@ class ImageSceneWriter:
     block_width = 1
 
     def __init__(self, path: str, reference, with_mask: bool = False) -> None:
-        self.path, self.with_mask = path, with_mask
+        self._start(path)
+        self.with_mask = with_mask
         self.values = np.zeros((reference.height, reference.width), np.uint8)
         self.alpha = np.zeros_like(self.values) if with_mask else None
 
@@ -281,15 +315,17 @@ class ImageSceneWriter:
     def close(self) -> None:
         if self.with_mask:  # OpenCV writes no grey + alpha PNG
             Image.fromarray(np.dstack([self.values, self.alpha]),
-                            'LA').save(self.path)
+                            'LA').save(self.tmp_path, format='PNG')
         else:
-            _write(self.path, self.values)
+            _write(self.tmp_path, self.values)
 
 
 def open_scene_writer(path: str, reference, with_mask: bool = False):
     """A writer for a scene's mask or map, chosen by the suffix of ``path``:
     GeoTIFF/TIFF through rasterio, or PNG (only for a scene without
-    georeferencing, ``reference.georeferenced`` False)."""
+    georeferencing, ``reference.georeferenced`` False). It writes under a
+    temporary name: ``close()`` finishes the file, ``commit()`` then renames
+    it to ``path``, ``discard()`` removes it."""
     suffix = _suffix(path)
     if suffix in RASTER_SUFFIXES:
         return RasterSceneWriter(path, reference, with_mask)

@@ -1,4 +1,6 @@
 """mmcd.utils.writers: every output, its format chosen by suffix."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -76,6 +78,8 @@ def test_scene_writer_by_suffix(tmp_path):
     assert isinstance(png, ImageSceneWriter)
     png.write(0, 0, np.full((4, 6), 255, np.uint8), np.ones((4, 6), bool))
     png.close()
+    assert not (tmp_path / 's.png').exists()  # complete only once committed
+    png.commit()
     assert np.array(Image.open(tmp_path / 's.png')).min() == 255
     with pytest.raises(ValueError, match=r"\.tif or \.png.*'\.jpg'"):
         open_scene_writer(str(tmp_path / 's.jpg'), _Plain(), False)
@@ -87,3 +91,5 @@ def test_scene_writer_by_suffix(tmp_path):
     tif = open_scene_writer(str(tmp_path / 's.tif'), _Plain(), False)
     assert isinstance(tif, RasterSceneWriter)
     tif.close()
+    tif.commit()
+    assert sorted(os.listdir(tmp_path)) == ['s.png', 's.tif']
