@@ -149,3 +149,62 @@ def test_dist_train_two_processes(tmp_path):
     assert 'Distributed training: True' in out
     assert 'GPU number: 2' in out  # mmengine's name for the world size
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+
+
+def test_test_tool_never_replaces_labels_or_existing_files(trained):
+    """--out at the test label folder (the masks would replace the ground
+    truth) and --out/--show-dir with existing files are refused before the
+    run; --overwrite replaces outputs, never inputs."""
+    root, data_root, work_dir, _ = trained
+    ckpt = osp.join(work_dir, 'epoch_2.pth')
+    test_py = osp.join(REPO, 'tools', 'test.py')
+    opts = ['--cfg-options'] + tiny_options(data_root, 2)
+    label_dir = osp.join(data_root, 'test', 'OUT')
+    labels = {n: open(osp.join(label_dir, n), 'rb').read()
+              for n in os.listdir(label_dir)}
+    out = run_tool([test_py, CONFIG, ckpt, '--work-dir',
+                    str(root / 'refuse_work'), '--out', label_dir,
+                    '--overwrite'] + opts, cwd=str(root), ok=False)
+    assert 'is a folder of the test set' in out and label_dir in out
+    assert {n: open(osp.join(label_dir, n), 'rb').read()
+            for n in os.listdir(label_dir)} == labels
+    stem = osp.splitext(sorted(os.listdir(osp.join(data_root, 'test',
+                                                   'A')))[0])[0]
+    existing = root / 'existing'
+    existing.mkdir()
+    kept = existing / (stem + '.png')
+    kept.write_bytes(b'mine')
+    out = run_tool([test_py, CONFIG, ckpt, '--work-dir',
+                    str(root / 'refuse_work'), '--out', str(root / 'fresh'),
+                    '--show-dir', str(existing)] + opts, cwd=str(root),
+                   ok=False)
+    assert '--show-dir' in out and 'already exist' in out and str(kept) in out
+    assert 'Epoch(test)' not in out  # refused before the run
+    assert kept.read_bytes() == b'mine'
+    run_tool([test_py, CONFIG, ckpt, '--work-dir', str(root / 'refuse_work'),
+              '--out', str(existing), '--overwrite'] + opts, cwd=str(root))
+    assert np.array(Image.open(kept)).shape == (32, 32)
+
+
+def test_format_only_on_an_unlabelled_test_folder(trained):
+    root, data_root, work_dir, _ = trained
+    unlabelled = root / 'unlabelled'
+    for folder in ('A', 'B'):
+        (unlabelled / 'test' / folder).mkdir(parents=True)
+        for name in os.listdir(osp.join(data_root, 'test', folder)):
+            os.symlink(osp.join(data_root, 'test', folder, name),
+                       unlabelled / 'test' / folder / name)
+    opts = ['--cfg-options'] + tiny_options(data_root, 2) + [
+        f'test_dataloader.dataset.data_root={unlabelled}']
+    out_dir = root / 'unlabelled_masks'
+    out = run_tool([osp.join(REPO, 'tools', 'test.py'), CONFIG,
+                    osp.join(work_dir, 'epoch_2.pth'), '--work-dir',
+                    str(root / 'format_work'), '--format-only', '--out',
+                    str(out_dir)] + opts, cwd=str(root))
+    assert 'Kappa' not in out
+    names = sorted(os.listdir(unlabelled / 'test' / 'A'))
+    assert sorted(os.listdir(out_dir)) == sorted(
+        osp.splitext(n)[0] + '.png' for n in names)
+    for name in os.listdir(out_dir):
+        mask = np.array(Image.open(out_dir / name))
+        assert mask.shape == (32, 32) and set(np.unique(mask)) <= {0, 255}

@@ -19,6 +19,7 @@ import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
 from mmengine.config import Config, DictAction
 
 from mmcd.apis import ChangeInferencer, SceneChangePredictor
+from mmcd.apis.change_inferencer import find_config
 from mmcd.apis.scene_io import limit_heap_growth
 
 
@@ -83,6 +84,11 @@ def parse_args(argv=None):
     parser.add_argument('--no-fast', action='store_true',
                         help='run the eager PyTorch model instead of the '
                         'fast inference path (ONNX Runtime on CPU)')
+    parser.add_argument('--allow-partial-weights', action='store_true',
+                        help='run even when the checkpoint\'s weights do '
+                        'not fit the model (missing, unexpected or '
+                        'mis-shaped keys, logged); by default that is an '
+                        'error listing them')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value pairs')
@@ -106,15 +112,16 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    model = args.config
-    if osp.isfile(args.config):
-        model = Config.fromfile(args.config)
-        if args.cfg_options:
-            model.merge_from_dict(args.cfg_options)
+    # a config file, or the name of one of mmcd's configs
+    model = Config.fromfile(args.config if osp.isfile(args.config) else
+                            find_config(args.config))
+    if args.cfg_options:
+        model.merge_from_dict(args.cfg_options)
     inferencer = ChangeInferencer(
         model, args.checkpoint, device=args.device,
         threshold=args.threshold, show_progress=not args.no_progress,
-        fast=not args.no_fast)
+        fast=not args.no_fast,
+        allow_partial_weights=args.allow_partial_weights)
 
     if args.scene:
         # a whole program: keep the heap from growing with the tiles run

@@ -3,7 +3,10 @@
 Prints Precision, Recall, F1, IoU (change class), OA and Kappa from one global
 confusion matrix over the test set. ``--out DIR`` also writes one 0/255 PNG
 mask per pair under the pair's own file name; ``--show-dir DIR`` writes
-A | B | overlay panels (``--show`` displays them). A table of Precision,
+A | B | overlay panels (``--show`` displays them). Existing files there are
+refused before the run unless ``--overwrite``; an input image or mask and a
+folder of the test set never are written to. ``--format-only --out DIR``
+writes the masks of an unlabelled test set (no mask is read). A table of Precision,
 Recall, F1 and IoU per pair, worst F1 first, is written to
 ``<work dir>/<timestamp>/per_image_test.csv``.
 On CPU the network runs in ONNX Runtime: the config's ``fast_model``
@@ -47,6 +50,11 @@ def parse_args():
     parser.add_argument(
         '--show', action='store_true', help='show the panels in a window')
     parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace existing files in --out and --show-dir (input images '
+        'and masks are never replaced)')
+    parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--no-fast',
@@ -55,6 +63,12 @@ def parse_args():
         'fast_model (default on CPU: FastChangeSegmentor, the network in '
         'ONNX Runtime, same logits within 1e-4); the log names the runtime '
         'that computed the metrics')
+    parser.add_argument(
+        '--allow-partial-weights',
+        action='store_true',
+        help='test even when the checkpoint\'s weights do not fit the '
+        'model (missing, unexpected or mis-shaped keys, logged); by default '
+        'that is an error listing them')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -71,15 +85,75 @@ def parse_args():
     return args
 
 
+def drop_test_labels(cfg):
+    """--format-only: the test set needs no change masks (unlabelled data):
+    no label folder, no LoadChangeAnnotation."""
+    dataset = cfg.test_dataloader.dataset
+    if isinstance(dataset.get('data_prefix'), dict):
+        dataset.data_prefix = dict(dataset.data_prefix, seg_map_path=None)
+    dataset.pipeline = [
+        t for t in dataset.get('pipeline', [])
+        if not str(t.get('type')).endswith('LoadChangeAnnotation')
+    ]
+
+
+def check_test_outputs(dataset, out_dirs, overwrite):
+    """Refuse an output folder that is an input folder, an output file that
+    is an input file and, unless ``overwrite``, an existing output file.
+
+    The masks (--out) and panels (--show-dir) are named
+    ``<date-A name>.png``, as ChangeMetric and ChangeVisualizationHook
+    write them.
+    """
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    inputs = {
+        osp.realpath(info[key])
+        for info in infos
+        for key in ('img_path', 'img_path2', 'seg_map_path') if info.get(key)
+    }
+    input_dirs = {osp.dirname(p) for p in inputs}
+    for option, out_dir in out_dirs.items():
+        if not out_dir:
+            continue
+        if osp.realpath(out_dir) in input_dirs:
+            raise ValueError(
+                f'{option} {out_dir} is a folder of the test set\'s images or '
+                'masks; its files would be replaced: choose another folder')
+        paths = [
+            osp.join(out_dir,
+                     osp.splitext(osp.basename(info['img_path']))[0] + '.png')
+            for info in infos
+        ]
+        replaced = [p for p in paths if osp.realpath(p) in inputs]
+        if replaced:
+            raise ValueError(f'{option}: {replaced[0]} is an input of the '
+                             'test set; choose another folder')
+        existing = [p for p in paths if osp.lexists(p)]
+        if existing and not overwrite:
+            shown = ', '.join(existing[:5]) + (
+                f' (and {len(existing) - 5} more)' if len(existing) > 5 else
+                '')
+            raise FileExistsError(
+                f'{option}: {len(existing)} output file(s) already exist: '
+                f'{shown}; choose another folder or pass --overwrite')
+
+
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     if args.format_only and not args.out:
         raise ValueError('--format-only needs --out DIR to write the masks to')
+    if args.overwrite and not (args.out or args.show_dir):
+        raise ValueError('--overwrite applies to --out and --show-dir')
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     cfg.load_from = args.checkpoint
+    # the Runner loads load_from non-strictly: refuse weights of another
+    # model (auxiliary heads, used in training only, may differ)
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='WeightsMatchHook', allow_partial=args.allow_partial_weights)
+    ]
 
     if args.show or args.show_dir:
         cfg.default_hooks.visualization = dict(
@@ -91,6 +165,8 @@ def main():
     if args.out:
         cfg.test_evaluator.output_dir = args.out
         cfg.test_evaluator.format_only = args.format_only
+    if args.format_only:
+        drop_test_labels(cfg)
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and str(evaluator.get('type')).endswith(
             'ChangeMetric'):
@@ -122,6 +198,12 @@ def main():
         chosen = 'the network in ONNX Runtime (--no-fast for eager PyTorch)'
 
     runner = Runner.from_cfg(cfg)
+    # before anything runs: never replace an input or, without
+    # --overwrite, an existing file
+    show_dir = args.show_dir and osp.join(runner.log_dir, args.show_dir)
+    check_test_outputs(runner.test_loop.dataloader.dataset,
+                       {'--out': args.out, '--show-dir': show_dir},
+                       args.overwrite)
     runner.logger.info(
         f'testing with {type(runner.model).__name__}: {chosen}')
     runner.test()

@@ -6,9 +6,10 @@ import os
 import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
 from mmengine.config import DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
-from mmcd.utils.tool_setup import load_tool_config
+from mmcd.utils.tool_setup import (load_tool_config,
+                                   write_checkpoints_atomically)
 
 
 def parse_args():
@@ -61,8 +62,19 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.resume == 'auto':
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest is None:
+            raise FileNotFoundError(
+                f'--resume: nothing to resume in the work dir {cfg.work_dir} '
+                '(no last_checkpoint file there); pass --resume CHECKPOINT, '
+                'or leave --resume out to start a new run')
+        if not os.path.isfile(latest):
+            raise FileNotFoundError(
+                f'--resume: the latest checkpoint named in '
+                f'{os.path.join(cfg.work_dir, "last_checkpoint")} is not '
+                f'there: {latest}; pass --resume CHECKPOINT')
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest
     elif args.resume is not None:
         if not os.path.isfile(args.resume):
             raise FileNotFoundError(
@@ -70,6 +82,14 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
+    # a run killed while saving leaves no truncated checkpoint
+    write_checkpoints_atomically(cfg)
+    # --resume continues as the uninterrupted run would (configs that set
+    # their own custom_hooks get it too)
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type')).endswith('ExactResumeHook')
+               for h in custom_hooks):
+        cfg.custom_hooks = custom_hooks + [dict(type='ExactResumeHook')]
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -18,7 +18,10 @@ fast_model = dict(type='FastChangeSegmentor')
 # and dataset_meta mmengine writes), for mmcd.apis.ChangeInferencer
 # ChangeReportHook writes ChangeMetric's PR curve / per-image table into the
 # run's log dir
+# ExactResumeHook: --resume continues as the uninterrupted run (random
+# states, the resumed run's schedule length; see the README)
 custom_hooks = [
     dict(type='ChangeCheckpointMetaHook'),
-    dict(type='ChangeReportHook')
+    dict(type='ChangeReportHook'),
+    dict(type='ExactResumeHook')
 ]

@@ -1,16 +1,21 @@
 """Folder-layout dataset for bi-temporal change detection."""
 import copy
+import os
 import os.path as osp
 from typing import Dict, List, Optional
 
 import mmengine
 import mmengine.fileio as fileio
+from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
 from mmcd.registry import DATASETS
-from .transforms.loading import check_ignore_value, check_label_encoding
+from .transforms.loading import (check_ignore_value, check_label_encoding,
+                                 count_changed, read_change_mask)
 
 _MAX_LISTED = 5
+# masks read at start-up to check that ignore_value leaves a change class
+_MAX_CHECKED_MASKS = 64
 
 
 def _listing(paths: List[str]) -> str:
@@ -46,11 +51,17 @@ class ChangeDetectionDataset(BaseSegDataset):
     folder without a file of the expected suffix, a date-A image without its
     date-B image or change mask, a date-B image or mask without its date-A
     image, and a split-list name with a missing file all raise, naming the
-    file or folder.
+    file or folder. Suffixes match whatever their case (``x.PNG`` for
+    '.png'); a broken symbolic link with the suffix raises. The number of
+    pairs found is logged. With ``ignore_value`` set, up to 64 masks spread
+    over the split are read (stopping at the first with a changed pixel):
+    when ignoring leaves none of them a changed pixel, it raises, saying
+    which setting to use.
 
     Args:
-        ann_file (str): Optional split list, one sample name (without
-            suffix) per line, relative to ``data_root``. When given, only
+        ann_file (str): Optional split list, one sample name per line
+            (without suffix, or the date-A file name with ``img_suffix``),
+            relative to ``data_root``. When given, only
             the listed samples are used (each must have all its files) and
             extra files in the folders are allowed. Defaults to ''.
         img_suffix (str): Suffix of date-A images. Defaults to '.png'.
@@ -113,7 +124,12 @@ class ChangeDetectionDataset(BaseSegDataset):
 
     def _list_folder(self, folder: str, suffix: str,
                      what: str) -> Dict[str, str]:
-        """Map sample name -> file name for the files of ``folder``."""
+        """Map sample name -> file name for the files of ``folder``.
+
+        The suffix is matched whatever its case (``x.PNG`` for '.png');
+        two files of one name, and broken symbolic links with the suffix,
+        raise, naming the files.
+        """
         if not fileio.isdir(folder, backend_args=self.backend_args):
             kind = 'is not a folder' if fileio.exists(
                 folder, backend_args=self.backend_args) else 'does not exist'
@@ -124,10 +140,33 @@ class ChangeDetectionDataset(BaseSegDataset):
                 list_dir=False,
                 recursive=False,
                 backend_args=self.backend_args))
-        names = {
-            f[:len(f) - len(suffix)]: f
-            for f in files if f.endswith(suffix)
-        }
+        if isinstance(
+                fileio.get_file_backend(
+                    folder, backend_args=self.backend_args),
+                fileio.LocalBackend):
+            broken = sorted(
+                entry.name for entry in os.scandir(folder)
+                if entry.is_symlink() and not osp.exists(entry.path)
+                and entry.name.lower().endswith(suffix.lower()))
+            if broken:
+                links = [
+                    f'{osp.join(folder, n)} -> '
+                    f'{os.readlink(osp.join(folder, n))}' for n in broken
+                ]
+                raise FileNotFoundError(
+                    f'{what} folder {folder} holds broken symbolic links '
+                    f'(their target does not exist): {_listing(links)}')
+        names: Dict[str, str] = {}
+        for f in files:
+            if not f.lower().endswith(suffix.lower()):
+                continue
+            name = f[:len(f) - len(suffix)]
+            if name in names:
+                raise ValueError(
+                    f'{what} folder {folder} has two files for sample '
+                    f'{name!r}: {names[name]} and {f} (suffixes are matched '
+                    'whatever their case)')
+            names[name] = f
         if not names:
             others = (f'; it holds {_listing(files)}' if files else
                       ' (it is empty)')
@@ -158,6 +197,13 @@ class ChangeDetectionDataset(BaseSegDataset):
             lines = mmengine.list_from_file(
                 self.ann_file, backend_args=self.backend_args)
             names = [line.strip() for line in lines if line.strip()]
+            # lists naming the date-A files (e.g. ChangeFormer's, BIT's
+            # 'list/train.txt' with 'xxx.png'): drop the suffix
+            suffix = self.img_suffix.lower()
+            names = [
+                n[:len(n) - len(suffix)] if n not in files_a
+                and n.lower().endswith(suffix) else n for n in names
+            ]
             if not names:
                 raise ValueError(
                     f'split list (ann_file) {self.ann_file} lists no sample')
@@ -194,7 +240,48 @@ class ChangeDetectionDataset(BaseSegDataset):
             data_info['ignore_value'] = self.ignore_value
             data_info['seg_fields'] = []
             data_list.append(data_info)
+        print_log(
+            f'{type(self).__name__}: {len(data_list)} '
+            f'{"labelled" if labelled else "unlabelled"} pairs in {dir_a}'
+            + (f' (split list {self.ann_file})' if self.ann_file else ''),
+            logger='current')
+        if labelled and self.ignore_value is not None:
+            self._check_change_class(data_list)
         return data_list
+
+    def _check_change_class(self, data_list: List[dict]) -> None:
+        """Refuse an ``ignore_value`` that leaves no "changed" pixel.
+
+        Up to ``_MAX_CHECKED_MASKS`` masks spread evenly over the split are
+        read, stopping at the first with a changed pixel (usually the
+        first). When none has one but some have ignored pixels, ignoring
+        removed the change class: raise, saying what to set.
+        """
+        step = max(1, -(-len(data_list) // _MAX_CHECKED_MASKS))
+        checked, ignoring = [], 0
+        for info in data_list[::step]:
+            path = info['seg_map_path']
+            raw, _ = read_change_mask(path, self.backend_args)
+            if count_changed(raw, self.label_encoding, self.ignore_value):
+                return
+            checked.append(path)
+            ignoring += bool((raw == self.ignore_value).any())
+        if not ignoring:
+            return  # no change in these masks, but not for ignoring it
+        hint = (" If 255 marks change in these masks (0/255 masks), use the "
+                "default label_encoding='0-255' without ignore_value; "
+                "ignore_value=255 with label_encoding='0-1' is for 0/1 masks "
+                'with a 255 border or void.'
+                if (self.label_encoding, self.ignore_value) == ('0-1', 255)
+                else f' If {self.ignore_value} marks change in these masks, '
+                'leave ignore_value unset.')
+        raise ValueError(
+            f'with label_encoding={self.label_encoding!r} and ignore_value='
+            f'{self.ignore_value} no change mask checked ({len(checked)} of '
+            f'{len(data_list)}: {_listing(checked)}) has a "changed" pixel, '
+            f'and {ignoring} of them have pixels of value {self.ignore_value}'
+            ', which are ignored: the model would be trained and evaluated '
+            'without a change class.' + hint)
 
     def _check_pairing(self, files_a, files_b, files_label, dir_a, dir_b,
                        dir_label) -> None:

@@ -259,3 +259,66 @@ def test_registry_and_config_build(tmp_path):
             ds = DATASETS.build(dict(cfg, **extra))
             assert type(ds) is LEVIRCD
             assert ds[0]['inputs'].shape == (6, 16, 16)
+
+
+def test_ignore_value_hiding_every_change_pixel_raises(tmp_path):
+    # 0/255 masks (change = 255) read with '0-1' and ignore_value=255
+    write_cd_folder(tmp_path, ['a', 'b', 'c'], label_scale=255)
+    with pytest.raises(ValueError) as e:
+        ChangeDetectionDataset(data_root=str(tmp_path), label_encoding='0-1',
+                               ignore_value=255)
+    msg = str(e.value)
+    assert 'label' in msg and 'a.png' in msg
+    assert "label_encoding='0-255' without ignore_value" in msg
+    # the right settings for these masks, and 0/1 masks with a 255 border
+    assert len(ChangeDetectionDataset(data_root=str(tmp_path))) == 3
+    write_cd_folder(tmp_path / 'b01', ['a', 'b'], label_scale=1)
+    border = cv2.imread(str(tmp_path / 'b01' / 'label' / 'a.png'), 0)
+    border[0] = 255
+    imwrite(tmp_path / 'b01' / 'label' / 'a.png', border)
+    assert len(ChangeDetectionDataset(data_root=str(tmp_path / 'b01'),
+                                      label_encoding='0-1',
+                                      ignore_value=255)) == 2
+
+
+def test_suffix_in_another_case_is_included(tmp_path):
+    write_cd_folder(tmp_path, ['a', 'b'])
+    for folder in ('A', 'B', 'label'):
+        (tmp_path / folder / 'b.png').rename(tmp_path / folder / 'b.PNG')
+    ds = ChangeDetectionDataset(data_root=str(tmp_path))
+    assert len(ds) == 2
+    assert ds.get_data_info(1)['img_path'].endswith('b.PNG')
+    # the same name twice (x.png and x.PNG) is refused, naming both
+    imwrite(tmp_path / 'A' / 'b.png', np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match=r'b\.PNG and b\.png'):
+        ChangeDetectionDataset(data_root=str(tmp_path))
+
+
+def test_broken_symlink_is_named(tmp_path):
+    write_cd_folder(tmp_path, ['a'])
+    for folder in ('A', 'B', 'label'):
+        (tmp_path / folder / 'z.png').symlink_to(tmp_path / 'gone.png')
+    with pytest.raises(FileNotFoundError) as e:
+        ChangeDetectionDataset(data_root=str(tmp_path))
+    assert 'z.png' in str(e.value) and 'broken symbolic link' in str(e.value)
+
+
+def test_pairs_found_are_logged(tmp_path):
+    from mmengine.logging import MMLogger
+    write_cd_folder(tmp_path, ['a', 'b', 'c'])
+    logger = MMLogger.get_instance('mmcd_pairs_logged', log_level='INFO')
+    records = []
+
+    class Keep:
+        level = 0
+
+        def handle(self, record):
+            records.append(record.getMessage())
+
+    logger.addHandler(Keep())
+    from unittest import mock
+    with mock.patch.object(MMLogger, 'get_current_instance',
+                           return_value=logger):
+        ChangeDetectionDataset(data_root=str(tmp_path))
+    assert any('3 labelled pairs' in r and str(tmp_path / 'A') in r
+               for r in records), records

@@ -290,3 +290,45 @@ def test_unreadable_mask_names_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothere.png'):
         LoadChangeAnnotation()(
             dict(seg_map_path=str(tmp_path / 'nothere.png'), seg_fields=[]))
+
+
+def _palette_png(path, indices, palette):
+    """Write ``indices`` as a palette ('P' mode) PNG with RGB ``palette``."""
+    img = Image.fromarray(indices, mode='P')
+    img.putpalette([c for rgb in palette for c in rgb])
+    img.save(path)
+    assert Image.open(path).mode == 'P'
+    return path
+
+
+# index 0 black, 1 dark red (luminance 38), 255 light (luminance > 128):
+# decoded as luminance, change (1) would read as "unchanged" and an
+# ignore border (255) as "changed"
+VOC_LIKE = [(0, 0, 0), (128, 0, 0)] + [(0, 0, 0)] * 253 + [(224, 224, 192)]
+
+
+def test_palette_mask_0_1_is_read_by_index(tmp_path):
+    m = blocky_mask(np.random.default_rng(3))
+    raw = m.copy()
+    raw[0] = 255  # an ignore border
+    path = _palette_png(tmp_path / 'm.png', raw, VOC_LIKE)
+    res = LoadChangeAnnotation(label_encoding='0-1', ignore_value=255)(
+        dict(seg_map_path=str(path), seg_fields=[]))
+    expected = m.copy()
+    expected[0] = 255
+    np.testing.assert_array_equal(res['gt_seg_map'], expected)
+    # the default '0-255' refuses 0/1 indices (it does not read colours)
+    path = _palette_png(tmp_path / 'm01.png', m, VOC_LIKE)
+    with pytest.raises(ValueError) as e:
+        LoadChangeAnnotation()(dict(seg_map_path=str(path), seg_fields=[]))
+    assert str(path) in str(e.value) and 'palette' in str(e.value)
+    assert "label_encoding='0-1'" in str(e.value)
+
+
+def test_palette_mask_0_255_is_read_by_index(tmp_path):
+    m = blocky_mask(np.random.default_rng(4))
+    # index 255 drawn black, index 0 white: the colours say the opposite
+    palette = [(255, 255, 255)] + [(0, 0, 0)] * 255
+    path = _palette_png(tmp_path / 'm.png', m * 255, palette)
+    res = LoadChangeAnnotation()(dict(seg_map_path=str(path), seg_fields=[]))
+    np.testing.assert_array_equal(res['gt_seg_map'], m)

@@ -6,12 +6,14 @@ geometric transforms, ``SegDataPreProcessor``, ``PackSegInputs`` and slide
 inference work unchanged. The change mask is ``results['gt_seg_map']``
 (uint8: 0 = unchanged, 1 = changed, 255 = ignore).
 """
-from typing import Optional
+import io
+from typing import Optional, Tuple
 
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
+from PIL import Image
 
 from mmcd.registry import TRANSFORMS
 
@@ -51,6 +53,15 @@ def check_ignore_value(ignore_value: Optional[int],
             f'label_encoding={label_encoding!r}; a mask cannot use it for '
             'both')
     return ignore_value
+
+
+def count_changed(raw: np.ndarray, label_encoding: str,
+                  ignore_value: Optional[int] = None) -> int:
+    """Number of "changed" pixels of a raw mask, ignored pixels excluded."""
+    changed = raw >= _CHANGE_THRESHOLD[label_encoding]
+    if ignore_value is not None:
+        changed &= raw != ignore_value
+    return int(changed.sum())
 
 
 def _read_bytes(filename: str, backend_args: Optional[dict], what: str):
@@ -251,13 +262,62 @@ def _shape_str(img: np.ndarray) -> str:
     return f'{h}x{w} with {c} channel{"s" if c != 1 else ""}'
 
 
+def read_change_mask(path: str,
+                     backend_args: Optional[dict] = None,
+                     imdecode_backend: str = 'pillow'
+                     ) -> Tuple[np.ndarray, bool]:
+    """Read a change mask's raw values, as :class:`LoadChangeAnnotation`
+    does.
+
+    A palette image (PIL mode ``P``, e.g. a palette PNG) is read by its
+    indices, as mmseg reads palette labels: its colours are only how a
+    viewer shows the classes. Any other file is decoded as grayscale.
+
+    Args:
+        path (str): The mask file.
+        backend_args (dict, optional): File backend arguments.
+        imdecode_backend (str): :func:`mmcv.imfrombytes` backend for
+            non-palette files. Defaults to 'pillow'.
+
+    Returns:
+        tuple[np.ndarray, bool]: The ``H x W`` uint8 raw values, and whether
+        the file is a palette image.
+    """
+    content = _read_bytes(path, backend_args, 'change mask')
+    raw = None
+    try:
+        with Image.open(io.BytesIO(content)) as img:
+            if img.mode in ('P', 'PA'):
+                raw = np.asarray(img.getchannel(0))
+    except Exception:  # noqa: BLE001 (not for PIL: the decoder says why)
+        raw = None
+    palette = raw is not None
+    if raw is None:
+        raw = _decode(content, path, 'grayscale', 'rgb', imdecode_backend,
+                      'change mask')
+    if raw.ndim == 3 and raw.shape[2] == 1:
+        raw = raw[..., 0]
+    if raw.ndim != 2:
+        raise ValueError(f'change mask {path} decoded to shape '
+                         f'{raw.shape}; expected a single-channel mask')
+    if raw.dtype != np.uint8:
+        if raw.min() < 0 or raw.max() > 255:
+            raise ValueError(
+                f'change mask {path} has values outside [0, 255] '
+                f'(dtype {raw.dtype}); expected an 8-bit mask')
+        raw = raw.astype(np.uint8)
+    return raw, palette
+
+
 @TRANSFORMS.register_module()
 class LoadChangeAnnotation(BaseTransform):
     """Load a change mask and binarise it to 0 (unchanged) / 1 (changed).
 
-    The mask file is decoded as grayscale. How its raw values encode change
-    is the dataset's ``label_encoding`` (carried in each data info, like
-    mmseg's ``reduce_zero_label``):
+    The mask file is decoded as grayscale; a palette image (PIL mode
+    ``P``) is read by its indices instead of its colours, as mmseg reads
+    palette labels (:func:`read_change_mask`). How its raw values encode
+    change is the dataset's ``label_encoding`` (carried in each data info,
+    like mmseg's ``reduce_zero_label``):
 
     - ``'0-255'``: change = value >= 128 (0/255 PNG/BMP, 0/255 JPEG with
       compression noise, e.g. LEVIR-CD, CDD's ``OUT``);
@@ -327,20 +387,9 @@ class LoadChangeAnnotation(BaseTransform):
             else results.get('ignore_value')
         ignore_value = check_ignore_value(ignore_value, encoding)
 
-        content = _read_bytes(path, self.backend_args, 'change mask')
-        raw = _decode(content, path, 'grayscale', 'rgb',
-                      self.imdecode_backend, 'change mask')
-        if raw.ndim == 3 and raw.shape[2] == 1:
-            raw = raw[..., 0]
-        if raw.ndim != 2:
-            raise ValueError(f'change mask {path} decoded to shape '
-                             f'{raw.shape}; expected a single-channel mask')
-        if raw.dtype != np.uint8:
-            if raw.min() < 0 or raw.max() > 255:
-                raise ValueError(
-                    f'change mask {path} has values outside [0, 255] '
-                    f'(dtype {raw.dtype}); expected an 8-bit mask')
-            raw = raw.astype(np.uint8)
+        raw, palette = read_change_mask(path, self.backend_args,
+                                        self.imdecode_backend)
+        kind = 'palette mask (read by its indices)' if palette else 'mask'
 
         ori_shape = results.get('ori_shape')
         if ori_shape is not None and tuple(raw.shape) != tuple(
@@ -356,14 +405,14 @@ class LoadChangeAnnotation(BaseTransform):
         vmax = int(values.max()) if values.size else 0
         if encoding == '0-255' and 0 < vmax < 128:
             raise ValueError(
-                f'change mask {path} is not empty but all its values are '
+                f'change {kind} {path} is not empty but all its values are '
                 f'< 128 (max {vmax}), so with label_encoding=\'0-255\' '
                 '(change = value >= 128) it would become all "unchanged". '
                 "It looks like a 0/1 mask: set label_encoding='0-1' on the "
                 'dataset (or on LoadChangeAnnotation).')
         if encoding == '0-1' and vmax >= 128:
             raise ValueError(
-                f'change mask {path} has values >= 128 (max {vmax}) but '
+                f'change {kind} {path} has values >= 128 (max {vmax}) but '
                 "label_encoding='0-1' expects 0/1 values. It looks like a "
                 "0/255 mask: set label_encoding='0-255' on the dataset (or "
                 'on LoadChangeAnnotation)'

@@ -2,8 +2,11 @@ from .change_report_hook import ChangeReportHook
 from .change_visualization_hook import ChangeVisualizationHook
 from .checkpoint_meta_hook import (ChangeCheckpointMetaHook,
                                    change_decision_threshold)
+from .exact_resume_hook import ExactResumeHook
+from .weights_match_hook import WeightsMatchHook
 
 __all__ = [
     'ChangeReportHook', 'ChangeVisualizationHook', 'ChangeCheckpointMetaHook',
-    'change_decision_threshold'
+    'ExactResumeHook',
+    'change_decision_threshold', 'WeightsMatchHook'
 ]
