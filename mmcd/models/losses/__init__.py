@@ -1,4 +1,6 @@
 from .contrastive_loss import DoubleMarginContrastiveLoss
 from .soft_dice_loss import SoftDiceLoss
+from .weighted_mean_ce_loss import WeightedMeanCrossEntropyLoss
 
-__all__ = ['DoubleMarginContrastiveLoss', 'SoftDiceLoss']
+__all__ = ['DoubleMarginContrastiveLoss', 'SoftDiceLoss',
+           'WeightedMeanCrossEntropyLoss']

@@ -1,0 +1,156 @@
+"""Convert a checkpoint of the original FC-EF / FC-Siam code into mmcd's.
+
+    python tools/model_converters/fcsiam2mmcd.py SRC DST [--model NAME]
+
+SRC is what the original code (github.com/rcdaudt/
+fully_convolutional_change_detection: ``unet.py`` = FC-EF,
+``siamunet_conc.py``, ``siamunet_diff.py``) saves:
+``torch.save(net.state_dict(), 'net_final.pth.tar')`` (also accepted under a
+``state_dict`` or ``model`` key, with or without ``module.``). It is read
+with ``torch.load(weights_only=True)``: tensors only, no code runs. The
+model is recognised from the keys' shapes (FC-Siam-conc from its wider
+decoder; FC-EF and FC-Siam-diff from the input channels of ``conv11``:
+2 x 3/4/10/13 bands for FC-EF, 3/4/10/13 for FC-Siam-diff, the original's
+band sets) unless ``--model`` names it. Every key must map, or the tool
+stops and lists the ones that do not. DST is never overwritten.
+
+The converted checkpoint loads strictly into the matching config (RGB
+models): ``configs/fcsiam/{fc-ef,fc-siam-conc,fc-siam-diff}_unet_*.py``.
+"""
+import argparse
+import os.path as osp
+import re
+from collections import OrderedDict
+
+import torch
+
+#: Layers per encoder/decoder stage of the original U-Nets.
+STAGE_CONVS = (2, 2, 3, 3)
+#: Input bands per date of the original's dataset options (TYPE 0..3).
+ORIGINAL_BANDS = (3, 4, 10, 13)
+MODELS = ('fc-ef', 'fc-siam-conc', 'fc-siam-diff')
+
+
+def detect_model(state_dict):
+    """``'fc-ef'``, ``'fc-siam-conc'`` or ``'fc-siam-diff'`` from shapes."""
+    for key in ('conv11.weight', 'conv43d.weight', 'conv43.weight'):
+        if key not in state_dict:
+            raise KeyError(
+                f'not an FC-EF / FC-Siam state dict: no {key!r}; first '
+                'keys: ' + ', '.join(list(state_dict)[:5]))
+    deep = state_dict['conv43.weight'].shape[0]
+    decoder_in = state_dict['conv43d.weight'].shape[0]
+    if decoder_in == 3 * deep:  # upsampled + both dates' skips
+        return 'fc-siam-conc'
+    bands = state_dict['conv11.weight'].shape[1]
+    if bands in ORIGINAL_BANDS:
+        return 'fc-siam-diff'
+    if bands % 2 == 0 and bands // 2 in ORIGINAL_BANDS:
+        return 'fc-ef'
+    raise ValueError(
+        f'cannot tell FC-EF from FC-Siam-diff by conv11 input channels '
+        f'{bands}; pass --model')
+
+
+def convert_key(key):
+    """The mmcd name of one original key (None if it has none)."""
+    m = re.fullmatch(r'(conv|bn)([1-4])([1-3])\.(\w+)', key)
+    if m and int(m[3]) <= STAGE_CONVS[int(m[2]) - 1]:
+        layer = 'conv' if m[1] == 'conv' else 'norm'
+        return (f'backbone.stages.{int(m[2]) - 1}.{int(m[3]) - 1}.'
+                f'{layer}.{m[4]}')
+    m = re.fullmatch(r'upconv([1-4])\.(weight|bias)', key)
+    if m:
+        return f'decode_head.up_convs.{int(m[1]) - 1}.{m[2]}'
+    if key in ('conv11d.weight', 'conv11d.bias'):
+        return 'decode_head.conv_seg.' + key.split('.')[1]
+    m = re.fullmatch(r'(conv|bn)([1-4])([1-3])d\.(\w+)', key)
+    if m:
+        stage, k = int(m[2]) - 1, int(m[3])
+        index = STAGE_CONVS[stage] - k  # decoder layers run k = n..1
+        if 1 <= k <= STAGE_CONVS[stage] and (stage, k) != (0, 1):
+            layer = 'conv' if m[1] == 'conv' else 'norm'
+            return f'decode_head.stages.{stage}.{index}.{layer}.{m[4]}'
+    return None
+
+
+def convert_fcsiam(state_dict, model=None):
+    """Map an original state dict to mmcd's names.
+
+    Args:
+        state_dict (dict): The original ``net.state_dict()``.
+        model (str, optional): One of :data:`MODELS`. Default: None
+            (recognised from the keys).
+
+    Returns:
+        tuple[OrderedDict, str]: The mmcd state dict and the model.
+    """
+    state_dict = OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in state_dict.items())
+    model = model or detect_model(state_dict)
+    if model not in MODELS:
+        raise ValueError(f'model must be one of {MODELS}, got {model!r}')
+    converted, unmapped = OrderedDict(), []
+    for key, value in state_dict.items():
+        new = convert_key(key)
+        if new is None:
+            unmapped.append(key)
+        else:
+            converted[new] = value
+    if unmapped:
+        raise KeyError(f'{len(unmapped)} keys of the original {model} '
+                       'checkpoint have no mmcd name: ' + ', '.join(unmapped))
+    return converted, model
+
+
+def load_original_checkpoint(path):
+    """The state dict in an original checkpoint file (tensors only)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    obj = torch.load(path, map_location='cpu', weights_only=True)
+    if isinstance(obj, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj
+    raise ValueError(f'{path} holds no state dict of tensors')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Convert an original FC-EF / FC-Siam checkpoint to mmcd')
+    parser.add_argument('src', help='original checkpoint (.pth.tar / .pth)')
+    parser.add_argument('dst', help='mmcd checkpoint to write (new file)')
+    parser.add_argument(
+        '--model', choices=MODELS,
+        help='the model (default: recognised from the keys)')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if osp.exists(args.dst):
+        raise FileExistsError(
+            f'{args.dst} exists; refusing to overwrite it (choose another '
+            'name or remove it first)')
+    dst_dir = osp.dirname(osp.abspath(args.dst))
+    if not osp.isdir(dst_dir):
+        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    state_dict, model = convert_fcsiam(
+        load_original_checkpoint(args.src), args.model)
+    meta = dict(
+        dataset_meta=dict(
+            classes=('unchanged', 'changed'),
+            palette=[[0, 0, 0], [255, 255, 255]]),
+        converted_from=osp.abspath(args.src),
+        fcsiam_model=model)
+    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    print(f'converted {len(state_dict)} tensors of {model} to {args.dst}; '
+          f'config: configs/fcsiam/{model}_unet_1xb32-50e_levircd-256x256.py'
+          ' (or _cdd-)')
+
+
+if __name__ == '__main__':
+    main()
