@@ -20,6 +20,8 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from torch import Tensor
 
+from .export_attention import MultiheadAttentionForExport
+
 #: ONNX opset of the exported graphs.
 ONNX_OPSET = 17
 
@@ -96,18 +98,22 @@ def export_copy(module: nn.Module) -> nn.Module:
     """A deep copy of ``module`` written for export; ``module`` is unchanged.
 
     The copy is in eval mode, every ``nn.PReLU`` is a
-    :class:`PReLUAsReLUMix`, and every Siamese segmentor in it runs its
-    backbone once per date (``joint_date_pass = False``: the same logits in
-    eval mode, and each pass's activations are half as large, so they stay
-    in cache in ONNX Runtime).
+    :class:`PReLUAsReLUMix`, every ``nn.MultiheadAttention`` a
+    :class:`MultiheadAttentionForExport` (sizes stay dynamic), and every
+    Siamese segmentor in it runs its backbone once per date
+    (``joint_date_pass = False``: the same logits in eval mode, and each
+    pass's activations are half as large, so they stay in cache in ONNX
+    Runtime).
     """
     module = copy.deepcopy(module).eval()
     replaced = {}  # a PReLU used in several places stays one module
     for parent in list(module.modules()):
         for name, child in parent.named_children():
-            if isinstance(child, nn.PReLU):
+            if isinstance(child, (nn.PReLU, nn.MultiheadAttention)):
                 if child not in replaced:
-                    replaced[child] = PReLUAsReLUMix(child)
+                    replaced[child] = (
+                        PReLUAsReLUMix(child) if isinstance(child, nn.PReLU)
+                        else MultiheadAttentionForExport(child))
                 setattr(parent, name, replaced[child])
         if hasattr(parent, 'joint_date_pass'):  # SiameseEncoderDecoder
             parent.joint_date_pass = False
@@ -278,12 +284,17 @@ def pair_channels(model: nn.Module) -> int:
     """Channels of the model's ``(B, 2C, H, W)`` input (both dates).
 
     Read from the data preprocessor's mean (one value per channel), else
-    twice the backbone's ``in_channels``, else 6 (two RGB images).
+    from the backbone's ``in_channels`` (twice them for a Siamese
+    segmentor, whose backbone sees one date; as they are for an early-fusion
+    ``EncoderDecoder``), else 6 (two RGB images).
     """
     if is_model_wrapper(model):
         model = model.module
     mean = getattr(getattr(model, 'data_preprocessor', None), 'mean', None)
     if mean is not None:
         return int(mean.numel())
-    backbone = getattr(model, 'backbone', None)
-    return 2 * int(getattr(backbone, 'in_channels', 3))
+    in_channels = getattr(getattr(model, 'backbone', None), 'in_channels',
+                          None)
+    if in_channels is None:
+        return 6
+    return int(in_channels) * (2 if hasattr(model, 'split_dates') else 1)
