@@ -7,6 +7,7 @@ the exact quarter-turn rotation used by LSNet.
 """
 from typing import Tuple
 
+import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
@@ -83,6 +84,91 @@ class PairPhotoMetricDistortion(PhotoMetricDistortion):
             halves.append(out['img'].astype(dtype, copy=False))
         results['img'] = np.concatenate(halves, axis=2)
         return results
+
+
+@TRANSFORMS.register_module()
+class PairBrightnessContrastBlur(BaseTransform):
+    """TinyCD's per-date "aberration": brightness/contrast, then a blur.
+
+    Each date independently, as albumentations' ``RandomBrightnessContrast``
+    (``brightness_by_max``) and ``GaussianBlur`` in TinyCD's pipeline: with
+    probability ``prob``, ``img * (1 + c) + b * 255`` with ``c`` and ``b``
+    uniform in ``[-contrast_limit, contrast_limit]`` and ``[-brightness_limit,
+    brightness_limit]``, not clipped (TinyCD's images are floats there);
+    then with probability ``blur_prob`` a Gaussian blur with an odd kernel
+    drawn from ``blur_kernel_sizes`` and OpenCV's sigma for that kernel. The
+    image becomes float32 (geometric transforms go before this one).
+
+    Required Keys:
+
+    - img
+
+    Modified Keys:
+
+    - img
+
+    Args:
+        brightness_limit (float): Brightness shift, a fraction of 255.
+            Default: 0.2.
+        contrast_limit (float): Contrast change. Default: 0.2.
+        prob (float): Probability of the brightness/contrast change, per
+            date. Default: 0.5.
+        blur_kernel_sizes (Sequence[int]): Odd kernel sizes to draw from.
+            Default: (3, 5).
+        blur_prob (float): Probability of the blur, per date. Default: 0.5.
+    """
+
+    def __init__(self,
+                 brightness_limit: float = 0.2,
+                 contrast_limit: float = 0.2,
+                 prob: float = 0.5,
+                 blur_kernel_sizes: Tuple[int, ...] = (3, 5),
+                 blur_prob: float = 0.5) -> None:
+        for name, p in (('prob', prob), ('blur_prob', blur_prob)):
+            if not 0 <= p <= 1:
+                raise ValueError(f'{name} must be in [0, 1]; got {p}')
+        if not all(k > 0 and k % 2 for k in blur_kernel_sizes):
+            raise ValueError('blur_kernel_sizes must be positive odd '
+                             f'integers; got {blur_kernel_sizes}')
+        self.brightness_limit = brightness_limit
+        self.contrast_limit = contrast_limit
+        self.prob = prob
+        self.blur_kernel_sizes = tuple(blur_kernel_sizes)
+        self.blur_prob = blur_prob
+
+    def _aberrate(self, img: np.ndarray) -> np.ndarray:
+        img = img.astype(np.float32)
+        if np.random.rand() < self.prob:
+            alpha = 1 + np.random.uniform(-self.contrast_limit,
+                                          self.contrast_limit)
+            beta = np.random.uniform(-self.brightness_limit,
+                                     self.brightness_limit)
+            img = img * np.float32(alpha) + np.float32(beta * 255)
+        if np.random.rand() < self.blur_prob:
+            k = int(np.random.choice(self.blur_kernel_sizes))
+            img = cv2.GaussianBlur(img, (k, k), 0).reshape(img.shape)
+        return img
+
+    def transform(self, results: dict) -> dict:
+        """Distort date A and date B independently.
+
+        Args:
+            results (dict): Result dict with the ``H x W x 2C`` ``img``.
+
+        Returns:
+            dict: Result dict with the float32 ``img``.
+        """
+        results['img'] = np.concatenate(
+            [self._aberrate(half) for half in split_pair(results['img'])],
+            axis=2)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(brightness_limit='
+                f'{self.brightness_limit}, contrast_limit='
+                f'{self.contrast_limit}, prob={self.prob}, '
+                f'blur_kernel_sizes={self.blur_kernel_sizes}, '
+                f'blur_prob={self.blur_prob})')
 
 
 @TRANSFORMS.register_module()
@@ -194,3 +280,82 @@ class RandomRot90(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class PairGaussianBlur(BaseTransform):
+    """Blur both dates with one random-radius PIL Gaussian blur.
+
+    A radius is drawn uniformly from ``radius_range`` (with probability
+    ``prob``; otherwise the sample is left as it is) and each date is
+    filtered with PIL's ``ImageFilter.GaussianBlur(radius)``, as BIT's data
+    loader does (it blurs every training pair, radius ``U(0, 1)``). The masks
+    are not touched.
+
+    Required Keys:
+
+    - img (uint8, ``H x W x 2C`` with C = 1 or 3)
+
+    Modified Keys:
+
+    - img
+
+    Added Keys:
+
+    - blur_radius (float): the radius applied (0 when not blurred).
+
+    Args:
+        radius_range (tuple[float, float]): Range of the radius, in pixels.
+            Defaults to (0., 1.).
+        prob (float): Probability of blurring. Defaults to 1.0.
+    """
+
+    def __init__(self, radius_range: Tuple[float, float] = (0., 1.),
+                 prob: float = 1.0) -> None:
+        if not 0 <= prob <= 1:
+            raise ValueError(f'prob must be in [0, 1]; got {prob}')
+        if not 0 <= radius_range[0] <= radius_range[1]:
+            raise ValueError('radius_range must be (low, high) with '
+                             f'0 <= low <= high; got {radius_range}')
+        self.radius_range = tuple(radius_range)
+        self.prob = prob
+
+    @cache_randomness
+    def _random_radius(self) -> float:
+        if np.random.rand() >= self.prob:
+            return 0.
+        low, high = self.radius_range
+        return float(low + np.random.rand() * (high - low))
+
+    def transform(self, results: dict) -> dict:
+        """Blur both dates of ``img`` with one radius.
+
+        Args:
+            results (dict): Result dict from loading pipeline.
+
+        Returns:
+            dict: Result dict with the blurred image.
+        """
+        from PIL import Image, ImageFilter
+        img = results['img']
+        date_a, date_b = split_pair(img)
+        if img.dtype != np.uint8 or date_a.shape[2] not in (1, 3):
+            raise ValueError(
+                'PairGaussianBlur filters 8-bit grey or RGB dates with PIL; '
+                f'got a {img.dtype} image of shape {img.shape}')
+        radius = self._random_radius()
+        results['blur_radius'] = radius
+        if radius == 0:
+            return results
+        blur = ImageFilter.GaussianBlur(radius=radius)
+        dates = [
+            np.asarray(
+                Image.fromarray(d if d.shape[2] == 3 else d[..., 0]).filter(
+                    blur)).reshape(d.shape) for d in (date_a, date_b)
+        ]
+        results['img'] = np.concatenate(dates, axis=2)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(radius_range='
+                f'{self.radius_range}, prob={self.prob})')
