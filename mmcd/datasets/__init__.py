@@ -1,6 +1,7 @@
 from . import transforms  # noqa: F401 (registers the transforms)
 from .cd_dataset import ChangeDetectionDataset
 from .cdd import CDDDataset
+from .dsifn_cd import DSIFNCDDataset
 from .levir_cd import LEVIRCD, LEVIRCDDataset
 from .synthetic import write_synthetic_cdd
 from .transforms import (ExchangeTime, LoadChangeAnnotation,
@@ -8,7 +9,8 @@ from .transforms import (ExchangeTime, LoadChangeAnnotation,
                          RandomRot90)
 
 __all__ = [
-    'ChangeDetectionDataset', 'CDDDataset', 'LEVIRCDDataset', 'LEVIRCD', 'write_synthetic_cdd',
+    'ChangeDetectionDataset', 'CDDDataset', 'DSIFNCDDataset',
+    'LEVIRCDDataset', 'LEVIRCD', 'write_synthetic_cdd',
     'LoadImagePairFromFile', 'LoadChangeAnnotation',
     'PairPhotoMetricDistortion', 'ExchangeTime', 'RandomRot90'
 ]
