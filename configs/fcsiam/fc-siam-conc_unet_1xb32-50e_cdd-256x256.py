@@ -14,9 +14,9 @@ _base_ = [
     '../_base_/schedules/schedule_fcsiam_50e.py'
 ]
 # p, the change fraction of the training labels, sets the original's class
-# weights [10 * 2p, 2(1 - p)]. Not measured here (no CDD copy on
-# our machines): measure yours as configs/fcsiam/README.md shows, set it.
-change_fraction = 0.05
+# weights [10 * 2p, 2(1 - p)]. 0.147 is CDD's, as DASNet-V2's code states it
+# for its class weights (not re-measured here: no CDD copy on our machines).
+change_fraction = 0.147
 model = dict(
     decode_head=dict(
         loss_decode=dict(
