@@ -34,7 +34,7 @@ from mmseg.structures import SegDataSample
 
 from mmcd.datasets.synthetic import make_synthetic_pair
 from mmcd.models.segmentors import FastChangeSegmentor
-from mmcd.models.utils import ChangeLogits, pair_channels
+from mmcd.models.utils import ChangeLogits, fast_path_problem, pair_channels
 
 
 def parse_args():
@@ -160,10 +160,16 @@ def main():
                        args.cfg_options)
     fast_logits = None
     if not args.no_fast and args.device == 'cpu':
-        start = time.perf_counter()
-        fast_logits = FastChangeSegmentor(model, strict=True).fast_logits()
-        print(f'fast path (ONNX Runtime) prepared in '
-              f'{time.perf_counter() - start:.1f} s')
+        problem = fast_path_problem(model)
+        if problem is not None:
+            print(f'no fast path for this model ({problem}): timing the '
+                  'eager model only')
+        else:
+            start = time.perf_counter()
+            fast_logits = FastChangeSegmentor(model,
+                                              strict=True).fast_logits()
+            print(f'fast path (ONNX Runtime) prepared in '
+                  f'{time.perf_counter() - start:.1f} s')
     elif not args.no_fast:
         print('the fast path is for CPUs: timing the eager model only')
     threads = torch.get_num_threads()

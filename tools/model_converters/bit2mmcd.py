@@ -28,6 +28,8 @@ import re
 from collections import OrderedDict
 
 import torch
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 #: Original key prefixes that BIT's forward never uses.
 UNUSED_PREFIXES = ('resnet.layer4.', 'resnet.fc.')
@@ -145,20 +147,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    check_new_checkpoint_path(args.dst)
     state_dict, dropped = convert_bit(load_original_checkpoint(args.src))
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src))
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst)
     head_width = state_dict['neck.decoder.0.attn.to_q.weight'].shape[0] // 8
     print(f'converted {len(state_dict)} tensors of BIT to {args.dst} '
           f'(dropped {len(dropped)} unused resnet.layer4 / resnet.fc '

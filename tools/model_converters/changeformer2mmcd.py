@@ -22,6 +22,8 @@ import re
 from collections import OrderedDict
 
 import torch
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 CONFIG = ('configs/changeformer/'
           'changeformer_v6-e256_1xb16-200e_levircd-256x256.py')
@@ -165,20 +167,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    check_new_checkpoint_path(args.dst)
     state_dict = convert_changeformer(load_original_checkpoint(args.src))
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src))
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst)
     width = state_dict.get('decode_head.embeds.0.weight')
     width = None if width is None else width.shape[0]
     print(f'converted {len(state_dict)} tensors of ChangeFormer to '

@@ -23,6 +23,8 @@ import re
 from collections import OrderedDict
 
 import torch
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 #: Layers per encoder/decoder stage of the original U-Nets.
 STAGE_CONVS = (2, 2, 3, 3)
@@ -131,22 +133,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    check_new_checkpoint_path(args.dst)
     state_dict, model = convert_fcsiam(
         load_original_checkpoint(args.src), args.model)
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src),
-        fcsiam_model=model)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst, fcsiam_model=model)
     print(f'converted {len(state_dict)} tensors of {model} to {args.dst}; '
           f'config: configs/fcsiam/{model}_unet_1xb32-50e_levircd-256x256.py'
           ' (or _cdd-)')

@@ -21,6 +21,8 @@ import re
 from collections import OrderedDict
 
 import torch
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 #: Sub-module names inside one Context Guided Block: original -> mmcd.
 BLOCK_NAMES = (
@@ -261,22 +263,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
+    check_new_checkpoint_path(args.dst)
     state_dict, variant = convert_lsnet(
         load_original_checkpoint(args.src), args.variant)
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src),
-        lsnet_variant=variant)
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst, lsnet_variant=variant)
     print(f'converted {len(state_dict)} tensors of LSNet {variant} to '
           f'{args.dst}; config: {VARIANT_CONFIGS[variant]}')
 

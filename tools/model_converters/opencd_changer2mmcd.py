@@ -23,11 +23,13 @@ The converted checkpoint loads strictly into
 ``configs/changer/changer-ex_{r18,mit-b0}_*.py``.
 """
 import argparse
-import os.path as osp
 import re
 from collections import OrderedDict
 
 import torch
+
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 #: Configs the converted checkpoints belong to (any dataset's).
 VARIANT_CONFIGS = {
@@ -158,22 +160,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    check_new_checkpoint_path(args.dst)
     state_dict, variant = convert_changer(
         load_opencd_checkpoint(args.src), args.variant)
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src),
-        changer_variant=variant)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst, changer_variant=variant)
     print(f'converted {len(state_dict)} tensors of open-cd ChangerEx '
           f'{variant} to {args.dst}; config: {VARIANT_CONFIGS[variant]} '
           '(or its CDD sibling)')

@@ -21,10 +21,11 @@ import re
 import sys
 from collections import OrderedDict
 
-import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lsnet2mmcd import load_original_checkpoint  # noqa: E402
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 #: Layers inside one ``conv_block_nested``: original -> mmcd.
 BLOCK_LAYERS = dict(conv1='conv1', bn1='norm1', conv2='conv2', bn2='norm2')
@@ -110,22 +111,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    check_new_checkpoint_path(args.dst)
     state_dict, base_channels = convert_snunet(
         load_original_checkpoint(args.src))
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src),
-        snunet_base_channels=base_channels)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst, snunet_base_channels=base_channels)
     print(f'converted {len(state_dict)} tensors of SNUNet-CD (c='
           f'{base_channels}) to {args.dst}; config: configs/snunet/'
           f'snunet_c{base_channels}_1xb16-100e_cdd-256x256.py')

@@ -32,10 +32,11 @@ import re
 import sys
 from collections import OrderedDict
 
-import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lsnet2mmcd import load_original_checkpoint  # noqa: E402
+from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             save_converted_checkpoint)
 
 CONFIG = 'configs/tinycd/tinycd_effb4_1xb8-100e_levircd-256x256.py'
 #: Layers of the original's PixelwiseLinear classifier (the last is conv_seg).
@@ -119,20 +120,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if osp.exists(args.dst):
-        raise FileExistsError(
-            f'{args.dst} exists; refusing to overwrite it (choose another '
-            'name or remove it first)')
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output folder not found: {dst_dir}')
+    check_new_checkpoint_path(args.dst)
     state_dict = convert_tinycd(load_original_checkpoint(args.src))
-    meta = dict(
-        dataset_meta=dict(
-            classes=('unchanged', 'changed'),
-            palette=[[0, 0, 0], [255, 255, 255]]),
-        converted_from=osp.abspath(args.src))
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_converted_checkpoint(state_dict, args.src, args.dst)
     print(f'converted {len(state_dict)} tensors of TinyCD to {args.dst}; '
           f'config: {CONFIG}')
 
