@@ -2,6 +2,8 @@
 output logic of ``tools/model_converters/*2mmcd.py``)."""
 import io
 import os.path as osp
+from collections import OrderedDict
+from typing import Callable
 
 import torch
 
@@ -42,3 +44,45 @@ def save_converted_checkpoint(state_dict: dict, src: str, dst: str,
              meta=dict(dataset_meta=CHANGE_DATASET_META,
                        converted_from=osp.abspath(src), **meta)), buffer)
     atomic_write_bytes(dst, buffer.getvalue())
+
+
+def strip_module_prefix(state_dict: dict) -> OrderedDict:
+    """``state_dict`` without the ``module.`` prefix a ``DataParallel``
+    model's keys carry."""
+    return OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in state_dict.items())
+
+
+def rename_state_dict(state_dict: dict, convert_key: Callable,
+                      what: str, hint: str = '') -> OrderedDict:
+    """Rename every key of an official state dict to mmcd's, or stop.
+
+    Args:
+        state_dict (dict): The official weights (``module.`` prefixes are
+            dropped).
+        convert_key (Callable): Official key -> mmcd key, or None when it
+            has no counterpart.
+        what (str): The checkpoint, for the message (e.g. ``'LSNet
+            difffpn'``).
+        hint (str): What an unmapped key may mean, for the message.
+
+    Returns:
+        OrderedDict: The mmcd state dict.
+
+    Raises:
+        KeyError: Listing every key without an mmcd counterpart.
+    """
+    converted, unmapped = OrderedDict(), []
+    for key, value in strip_module_prefix(state_dict).items():
+        new_key = convert_key(key)
+        if new_key is None:
+            unmapped.append(key)
+        else:
+            converted[new_key] = value
+    if unmapped:
+        raise KeyError(
+            f'{len(unmapped)} key(s) of the {what} checkpoint have no mmcd '
+            f'counterpart{f" ({hint})" if hint else ""}: ' +
+            ', '.join(unmapped))
+    return converted

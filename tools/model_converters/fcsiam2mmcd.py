@@ -20,11 +20,12 @@ models): ``configs/fcsiam/{fc-ef,fc-siam-conc,fc-siam-diff}_unet_*.py``.
 import argparse
 import os.path as osp
 import re
-from collections import OrderedDict
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
-                                             save_converted_checkpoint)
+                                             rename_state_dict,
+                                             save_converted_checkpoint,
+                                             strip_module_prefix)
 
 #: Layers per encoder/decoder stage of the original U-Nets.
 STAGE_CONVS = (2, 2, 3, 3)
@@ -87,22 +88,14 @@ def convert_fcsiam(state_dict, model=None):
     Returns:
         tuple[OrderedDict, str]: The mmcd state dict and the model.
     """
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
+    state_dict = strip_module_prefix(state_dict)
     model = model or detect_model(state_dict)
     if model not in MODELS:
         raise ValueError(f'model must be one of {MODELS}, got {model!r}')
-    converted, unmapped = OrderedDict(), []
-    for key, value in state_dict.items():
-        new = convert_key(key)
-        if new is None:
-            unmapped.append(key)
-        else:
-            converted[new] = value
-    if unmapped:
-        raise KeyError(f'{len(unmapped)} keys of the original {model} '
-                       'checkpoint have no mmcd name: ' + ', '.join(unmapped))
+    converted = rename_state_dict(
+        state_dict, convert_key,
+        f'original {model}',
+        '')
     return converted, model
 
 

@@ -24,12 +24,13 @@ The converted checkpoint loads strictly into
 """
 import argparse
 import re
-from collections import OrderedDict
 
 import torch
 
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
-                                             save_converted_checkpoint)
+                                             rename_state_dict,
+                                             save_converted_checkpoint,
+                                             strip_module_prefix)
 
 #: Configs the converted checkpoints belong to (any dataset's).
 VARIANT_CONFIGS = {
@@ -107,27 +108,16 @@ def convert_changer(state_dict, variant=None):
     Raises:
         KeyError: When a key has no mmcd counterpart (all are listed).
     """
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
+    state_dict = strip_module_prefix(state_dict)
     if variant is None:
         variant = detect_variant(state_dict)
     elif variant not in VARIANT_CONFIGS:
         raise ValueError(f'variant must be one of {list(VARIANT_CONFIGS)}, '
                          f'got {variant!r}')
-    converted, unmapped = OrderedDict(), []
-    for key, value in state_dict.items():
-        new_key = convert_key(key, variant)
-        if new_key is None:
-            unmapped.append(key)
-        else:
-            converted[new_key] = value
-    if unmapped:
-        raise KeyError(
-            f'{len(unmapped)} key(s) of the open-cd Changer {variant} '
-            'checkpoint have no mmcd counterpart (ChangerAD, an auxiliary '
-            'head or another open-cd model?): ' + ', '.join(unmapped[:10]) +
-            (' ...' if len(unmapped) > 10 else ''))
+    converted = rename_state_dict(
+        state_dict, lambda key: convert_key(key, variant),
+        f'open-cd Changer {variant}',
+        'ChangerAD, an auxiliary head or another open-cd model?')
     return converted, variant
 
 

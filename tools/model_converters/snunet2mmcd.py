@@ -19,13 +19,14 @@ import argparse
 import os.path as osp
 import re
 import sys
-from collections import OrderedDict
 
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lsnet2mmcd import load_original_checkpoint  # noqa: E402
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
-                                             save_converted_checkpoint)
+                                             rename_state_dict,
+                                             save_converted_checkpoint,
+                                             strip_module_prefix)
 
 #: Layers inside one ``conv_block_nested``: original -> mmcd.
 BLOCK_LAYERS = dict(conv1='conv1', bn1='norm1', conv2='conv2', bn2='norm2')
@@ -80,23 +81,12 @@ def convert_snunet(state_dict):
     Raises:
         KeyError: When a key has no mmcd counterpart (all are listed).
     """
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
+    state_dict = strip_module_prefix(state_dict)
     depth = encoder_depth(state_dict)
-    converted, unmapped = OrderedDict(), []
-    for key, value in state_dict.items():
-        new_key = convert_key(key, depth)
-        if new_key is None:
-            unmapped.append(key)
-        else:
-            converted[new_key] = value
-    if unmapped:
-        raise KeyError(
-            f'{len(unmapped)} key(s) of the SNUNet-CD checkpoint have no '
-            'mmcd counterpart (only SNUNet_ECAM is supported, not '
-            'Siam_NestedUNet_Conc or SiamUnet_diff): ' +
-            ', '.join(unmapped[:10]))
+    converted = rename_state_dict(
+        state_dict, lambda key: convert_key(key, depth),
+        'SNUNet-CD',
+        'only SNUNet_ECAM is supported, not Siam_NestedUNet_Conc or SiamUnet_diff')
     base_channels = state_dict['conv0_0.conv1.weight'].shape[0]
     return converted, int(base_channels)
 
