@@ -15,8 +15,14 @@ _base_ = [
     '../_base_/schedules/schedule_fcsiam_50e.py'
 ]
 # p, the change fraction of the training labels, sets the original's class
-# weights [10 * 2p, 2(1 - p)]. Not measured here (no LEVIR-CD copy on
-# our machines): measure yours as configs/fcsiam/README.md shows, set it.
+# weights [10 * 2p, 2(1 - p)] (the original computes p from its training
+# set). 0.05 is an ESTIMATE, not a measured or published figure: no source
+# gives LEVIR-CD's training-split change fraction (searched: the LEVIR-CD /
+# STANet paper, the BIT, ChangeFormer and open-cd code), no full LEVIR-CD
+# copy is on our machines, and the 11 LEVIR-CD crops in ../shared (BIT's
+# chosen examples, mean 0.154) are no estimate of the split. 0.05 is a
+# round guess of the order of sparse building changes. Measure p on your
+# copy with the one-liner in configs/fcsiam/README.md and set it here.
 change_fraction = 0.05
 model = dict(
     decode_head=dict(

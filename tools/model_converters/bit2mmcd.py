@@ -29,7 +29,9 @@ from collections import OrderedDict
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
-                                             save_converted_checkpoint)
+                                             rename_state_dict,
+                                             save_converted_checkpoint,
+                                             strip_module_prefix)
 
 #: Original key prefixes that BIT's forward never uses.
 UNUSED_PREFIXES = ('resnet.layer4.', 'resnet.fc.')
@@ -87,29 +89,20 @@ def convert_bit(state_dict):
     Raises:
         KeyError: When keys have no mmcd counterpart (all are listed).
     """
-    converted, dropped, unmapped = OrderedDict(), [], []
-    for key, value in state_dict.items():
-        key = key[len('module.'):] if key.startswith('module.') else key
+    original, dropped = OrderedDict(), []
+    for key, value in strip_module_prefix(state_dict).items():
+        m = re.fullmatch(r'(transformer\.layers\.\d+\.0\.fn\.fn\.to_)qkv\.'
+                         r'weight', key)
         if key.startswith(UNUSED_PREFIXES):
             dropped.append(key)
-            continue
-        m = re.fullmatch(r'transformer\.layers\.(\d+)\.0\.fn\.fn\.to_qkv\.'
-                         r'weight', key)
-        if m:
+        elif m:  # the encoder's fused projection, as the decoder's q, k, v
             for name, part in zip('qkv', value.chunk(3, dim=0)):
-                converted[f'neck.encoder.{m[1]}.attn.to_{name}.weight'] = \
-                    part.clone()
-            continue
-        new_key = convert_key(key)
-        if new_key is None:
-            unmapped.append(key)
+                original[f'{m[1]}{name}.weight'] = part.clone()
         else:
-            converted[new_key] = value
-    if unmapped:
-        raise KeyError(
-            f'{len(unmapped)} key(s) of the BIT checkpoint have no mmcd '
-            'counterpart (not base_transformer_pos_s4_dd8 / _dedim8?): ' +
-            ', '.join(unmapped[:10]))
+            original[key] = value
+    converted = rename_state_dict(
+        original, convert_key, 'BIT',
+        hint='not base_transformer_pos_s4_dd8 / _dedim8?')
     return converted, dropped
 
 

@@ -23,7 +23,9 @@ from collections import OrderedDict
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
-                                             save_converted_checkpoint)
+                                             rename_state_dict,
+                                             save_converted_checkpoint,
+                                             strip_module_prefix)
 
 CONFIG = ('configs/changeformer/'
           'changeformer_v6-e256_1xb16-200e_levircd-256x256.py')
@@ -46,6 +48,7 @@ BLOCK_NAMES = (
     ('norm1.', 'norm1.'),
     ('norm2.', 'norm2.'),
     ('attn.proj.', 'attn.attn.out_proj.'),
+    ('attn.in_proj_', 'attn.attn.in_proj_'),  # q and kv, merged
     ('attn.sr.', 'attn.sr.'),
     ('attn.norm.', 'attn.norm.'),
     ('mlp.fc1.', 'ffn.layers.0.'),
@@ -56,7 +59,8 @@ BLOCK_NAMES = (
 
 def convert_key(key):
     """mmcd name of one official key, or None. ``attn.q`` / ``attn.kv``
-    are merged by :func:`convert_changeformer`, not here."""
+    are merged into ``attn.in_proj_*`` by :func:`convert_changeformer`
+    first."""
     m = re.fullmatch(r'Tenc_x2\.patch_embed([1-9])\.(proj|norm)\.(.+)', key)
     if m:
         part = 'projection' if m[2] == 'proj' else 'norm'
@@ -95,36 +99,26 @@ def convert_changeformer(state_dict):
         KeyError: When keys have no mmcd counterpart (all are listed), or a
             block has ``attn.q`` without ``attn.kv`` (or the reverse).
     """
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
-    converted, unmapped, qkv = OrderedDict(), [], {}
-    for key, value in state_dict.items():
-        m = re.fullmatch(r'Tenc_x2\.block([1-9])\.(\d+)\.attn\.(q|kv)\.'
-                         r'(weight|bias)', key)
+    merged, qkv = OrderedDict(), {}
+    for key, value in strip_module_prefix(state_dict).items():
+        m = re.fullmatch(
+            r'(Tenc_x2\.block\d\.\d+\.attn\.)(q|kv)\.(weight|bias)', key)
         if m:
-            target = (f'backbone.layers.{int(m[1]) - 1}.1.{m[2]}.attn.attn.'
-                      f'in_proj_{m[4]}')
-            qkv.setdefault(target, {})[m[3]] = (key, value)
-            continue
-        new_key = convert_key(key)
-        if new_key is None:
-            unmapped.append(key)
-            continue
-        if re.search(r'\.ffn\.layers\.[04]\.weight$', new_key):
-            value = value[:, :, None, None]  # Linear -> 1x1 conv
-        converted[new_key] = value
-    for target, parts in qkv.items():
-        if set(parts) != {'q', 'kv'}:
-            unmapped.extend(key for key, _ in parts.values())
-            continue
-        converted[target] = torch.cat([parts['q'][1], parts['kv'][1]])
-    if unmapped:
-        raise KeyError(
-            f'{len(unmapped)} key(s) of the ChangeFormer checkpoint have no '
-            'mmcd counterpart (not ChangeFormerV6, or attn.q without '
-            'attn.kv?): ' + ', '.join(unmapped[:10]) +
-            (' ...' if len(unmapped) > 10 else ''))
+            qkv.setdefault((m[1], m[3]), {})[m[2]] = (key, value)
+        else:
+            merged[key] = value
+    for (prefix, kind), parts in qkv.items():
+        if set(parts) == {'q', 'kv'}:  # one in_proj, q rows first
+            merged[f'{prefix}in_proj_{kind}'] = torch.cat(
+                [parts['q'][1], parts['kv'][1]])
+        else:  # left unmapped: reported below
+            merged.update(parts.values())
+    converted = rename_state_dict(
+        merged, convert_key, 'ChangeFormer',
+        hint='not ChangeFormerV6, or attn.q without attn.kv?')
+    for key, value in converted.items():
+        if re.search(r'\.ffn\.layers\.[04]\.weight$', key):
+            converted[key] = value[:, :, None, None]  # Linear -> 1x1 conv
     return converted
 
 

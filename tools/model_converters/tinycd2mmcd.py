@@ -30,12 +30,12 @@ import argparse
 import os.path as osp
 import re
 import sys
-from collections import OrderedDict
 
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lsnet2mmcd import load_original_checkpoint  # noqa: E402
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             rename_state_dict,
                                              save_converted_checkpoint)
 
 CONFIG = 'configs/tinycd/tinycd_effb4_1xb8-100e_levircd-256x256.py'
@@ -92,19 +92,10 @@ def convert_tinycd(state_dict):
     Raises:
         KeyError: When a key has no mmcd counterpart (all are listed).
     """
-    converted, unmapped = OrderedDict(), []
-    for key, value in state_dict.items():
-        key = key[len('module.'):] if key.startswith('module.') else key
-        new_key = convert_key(key)
-        if new_key is None:
-            unmapped.append(key)
-        else:
-            converted[new_key] = value
-    if unmapped:
-        raise KeyError(
-            f'{len(unmapped)} key(s) of the TinyCD checkpoint have no mmcd '
-            'counterpart (a different TinyCD version, generate_masked=True '
-            'blocks, or another backbone?): ' + ', '.join(unmapped))
+    converted = rename_state_dict(
+        state_dict, convert_key, 'TinyCD',
+        hint='a different TinyCD version, generate_masked=True blocks, or '
+        'another backbone?')
     if not any(k.startswith('backbone.') for k in converted):
         raise KeyError('not a TinyCD checkpoint: no _backbone.* keys')
     return converted
