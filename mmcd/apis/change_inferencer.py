@@ -7,7 +7,6 @@ import warnings
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
                     Tuple, Union)
 
-import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import Compose
@@ -23,6 +22,7 @@ from rich.progress import track
 from mmcd.datasets import ChangeDetectionDataset
 from mmcd.datasets.transforms import (ChangeInferencerLoader,
                                       LoadChangeAnnotation)
+from mmcd.datasets.transforms.image_io import display_rgb
 from mmcd.engine.hooks import change_decision_threshold
 from mmcd.evaluation.functional import change_probability
 from mmcd.models.segmentors import FastChangeSegmentor
@@ -347,13 +347,20 @@ class ChangeInferencer(BaseInferencer):
                 continue
             if kind == 'LoadImagePairFromFile':
                 t['type'] = 'ChangeInferencerLoader'
+            elif kind == 'LoadBandFolderPair':
+                # inference takes each date as one multi-band file whose
+                # band i is the folder's band_names[i - 1] (the band files
+                # stacked on one grid, e.g. by gdalbuildvrt -separate)
+                t = dict(type='ChangeInferencerLoader', bands=t.get('bands'),
+                         color_type=None if t.get('bands') else 'unchanged',
+                         dtype=None, to_float32=t.get('to_float32', False))
             transforms.append(t)
         pipeline = Compose(transforms)
         loaders = [t for t in pipeline.transforms
                    if isinstance(t, ChangeInferencerLoader)]
         if not loaders:
             raise ValueError('the test pipeline of the config has no '
-                             'LoadImagePairFromFile')
+                             'LoadImagePairFromFile (or LoadBandFolderPair)')
         #: The pipeline's loader; its ``load_date`` decodes one date.
         self.loader = loaders[0]
         return pipeline
@@ -645,11 +652,14 @@ class ChangeInferencer(BaseInferencer):
         for item, pred in zip(inputs, preds):
             mask = self._mask(pred)
             if 'img_path2' in item:
-                img_b = mmcv.imread(item['img_path2'], channel_order='rgb')
+                # as the model saw it (bands, dtype), shown as 8-bit RGB
+                img_b = self.loader.load_date(item['img_path2'],
+                                              'date-B image')
+                if self.loader.channel_order == 'bgr':
+                    img_b = img_b[..., ::-1]
             else:
                 img_b = np.asarray(item['img_b'])
-                if img_b.ndim == 3 and img_b.shape[2] > 3:
-                    img_b = img_b[..., :3]
+            img_b = display_rgb(img_b)
             gt = None
             if item.get('reference') is not None:
                 gt = annotation_loader(dict(

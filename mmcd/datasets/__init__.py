@@ -3,6 +3,7 @@ from .cd_dataset import ChangeDetectionDataset
 from .cdd import CDDDataset
 from .dsifn_cd import DSIFNCDDataset
 from .levir_cd import LEVIRCD, LEVIRCDDataset
+from .oscd import OSCDDataset
 from .synthetic import write_synthetic_cdd
 from .transforms import (ExchangeTime, LoadChangeAnnotation,
                          LoadImagePairFromFile, PairPhotoMetricDistortion,
@@ -10,7 +11,7 @@ from .transforms import (ExchangeTime, LoadChangeAnnotation,
 
 __all__ = [
     'ChangeDetectionDataset', 'CDDDataset', 'DSIFNCDDataset',
-    'LEVIRCDDataset', 'LEVIRCD', 'write_synthetic_cdd',
+    'LEVIRCDDataset', 'LEVIRCD', 'OSCDDataset', 'write_synthetic_cdd',
     'LoadImagePairFromFile', 'LoadChangeAnnotation',
     'PairPhotoMetricDistortion', 'ExchangeTime', 'RandomRot90'
 ]

@@ -72,8 +72,13 @@ def test_pair_channel_mismatch_names_both_files(tmp_path):
     msg = str(e.value)
     assert str(pa) in msg and str(pb) in msg
     assert '3 channels' in msg and '1 channel' in msg
-    # decoded as colour, both are 3-channel: fine
-    assert LoadImagePairFromFile()(dict(info))['img'].shape == (16, 16, 6)
+    # read as colour, the grey date is refused (issue 11), unless the config
+    # asks for the conversion
+    with pytest.raises(ValueError, match=r'date-B image .*B/x\.png is grey'
+                       r'.*grey_to_rgb=True'):
+        LoadImagePairFromFile()(dict(info))
+    img = LoadImagePairFromFile(grey_to_rgb=True)(dict(info))['img']
+    assert img.shape == (16, 16, 6)
 
 
 @pytest.mark.parametrize('backend', ['cv2', 'pillow'])

@@ -127,12 +127,20 @@ def parse_args():
 def main():
     args = parse_args()
     check_new_checkpoint_path(args.dst)
-    state_dict, model = convert_fcsiam(
-        load_original_checkpoint(args.src), args.model)
+    original = load_original_checkpoint(args.src)
+    state_dict, model = convert_fcsiam(original, args.model)
     save_converted_checkpoint(state_dict, args.src, args.dst, fcsiam_model=model)
+    conv11 = next(v for k, v in original.items()
+                  if k.endswith('conv11.weight'))
+    bands = conv11.shape[1] // (2 if model == 'fc-ef' else 1)
+    config = (f'{model}_unet_1xb32-50e_oscd-96x96.py' if bands == 13 and
+              model != 'fc-siam-conc' else
+              f'{model}_unet_1xb32-50e_levircd-256x256.py (or _cdd-, or '
+              '_oscdrgb-96x96)' if bands == 3 else
+              f'one of {model}_unet_*.py with in_channels set for {bands} '
+              'bands')
     print(f'converted {len(state_dict)} tensors of {model} to {args.dst}; '
-          f'config: configs/fcsiam/{model}_unet_1xb32-50e_levircd-256x256.py'
-          ' (or _cdd-)')
+          f'config: configs/fcsiam/{config}')
 
 
 if __name__ == '__main__':

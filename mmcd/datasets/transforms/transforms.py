@@ -5,7 +5,7 @@ Purely geometric transforms (mmcv/mmseg ``RandomFlip``, ``RandomCrop``,
 version; the transforms here are the ones whose meaning is per date, plus
 the exact quarter-turn rotation used by LSNet.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -26,6 +26,16 @@ def split_pair(img: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return img[..., :c], img[..., c:]
 
 
+def _check_8bit_range(img: np.ndarray, name: str) -> None:
+    """Refuse integer data other than uint8 in a transform working in
+    units of 255."""
+    if np.issubdtype(img.dtype, np.integer) and img.dtype != np.uint8:
+        raise ValueError(
+            f'{name} works in the 8-bit range (0..255); the image is '
+            f'{img.dtype}: use PairPhotometricJitter with value_range=(lo, '
+            'hi) for 16-bit data')
+
+
 @TRANSFORMS.register_module()
 class PairPhotoMetricDistortion(PhotoMetricDistortion):
     """mmseg's :class:`PhotoMetricDistortion`, drawn independently per date.
@@ -37,6 +47,8 @@ class PairPhotoMetricDistortion(PhotoMetricDistortion):
     acquisitions, which a change detector must learn to ignore. Shape and
     dtype are kept. Saturation and hue need 3 channels per date; for other
     channel counts (e.g. multispectral) only brightness and contrast apply.
+    It works in the 8-bit range (uint8, or float in 0..255); other integer
+    types are refused: use :class:`PairPhotometricJitter` for 16-bit data.
 
     Required Keys:
 
@@ -78,6 +90,7 @@ class PairPhotoMetricDistortion(PhotoMetricDistortion):
         """
         img = results['img']
         dtype = img.dtype
+        _check_8bit_range(img, self.__class__.__name__)
         halves = []
         for half in split_pair(img):
             out = super().transform(dict(img=np.ascontiguousarray(half)))
@@ -158,6 +171,7 @@ class PairBrightnessContrastBlur(BaseTransform):
         Returns:
             dict: Result dict with the float32 ``img``.
         """
+        _check_8bit_range(results['img'], self.__class__.__name__)
         results['img'] = np.concatenate(
             [self._aberrate(half) for half in split_pair(results['img'])],
             axis=2)
@@ -359,3 +373,138 @@ class PairGaussianBlur(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(radius_range='
                 f'{self.radius_range}, prob={self.prob})')
+
+
+@TRANSFORMS.register_module()
+class PairPhotometricJitter(BaseTransform):
+    """Brightness, contrast, per-band gain and noise in the data's own
+    range, drawn independently per date, for any band count and dtype.
+
+    mmcv's/mmseg's photometric transforms assume 8-bit RGB (shifts in units
+    of 255, clipping to [0, 255]); this one scales everything by
+    ``value_range`` (e.g. ``(0, 10000)`` for Sentinel-2 reflectance stored
+    x 10000, ``(0, 4095)`` for 12-bit data, ``(0., 1.)`` for float
+    reflectance; ``tools/analysis_tools/band_stats.py`` prints the 2nd/98th
+    percentiles). For each date, each of the following is applied with
+    probability ``prob``, in this order, computed in float32:
+
+    - brightness: ``x + b * (hi - lo)``, ``b ~ U(-brightness, brightness)``,
+      one ``b`` for all bands of the date;
+    - contrast: ``mean + f * (x - mean)`` per band, ``f ~ U(*contrast)``
+      (one ``f`` per date, ``mean`` the date's band mean);
+    - gain: ``x * g_c``, ``g_c ~ U(1 - gain, 1 + gain)`` for each band;
+    - noise: ``x + n``, ``n ~ N(0, (noise_std * (hi - lo))^2)`` per pixel.
+
+    The result keeps the input's dtype: integer data are rounded and
+    clipped to the dtype's limits (and to ``value_range`` with ``clip``),
+    float data are clipped only with ``clip``.
+
+    Required Keys:
+
+    - img (``H x W x 2C``, any dtype)
+
+    Modified Keys:
+
+    - img
+
+    Args:
+        value_range (tuple[float, float], optional): The data's (lo, hi).
+            None: (0, 255), for uint8 data only. Defaults to None.
+        brightness (float): Brightness shift, a fraction of the range.
+            Defaults to 0.1.
+        contrast (tuple[float, float]): Range of the contrast factor.
+            Defaults to (0.8, 1.2).
+        gain (float): Per-band gain spread. Defaults to 0.05.
+        noise_std (float): Noise standard deviation, a fraction of the
+            range. Defaults to 0.01.
+        prob (float): Probability of each change, per date. Defaults to
+            0.5.
+        clip (bool): Clip the result to ``value_range``. Defaults to False.
+    """
+
+    def __init__(self,
+                 value_range: Optional[Tuple[float, float]] = None,
+                 brightness: float = 0.1,
+                 contrast: Tuple[float, float] = (0.8, 1.2),
+                 gain: float = 0.05,
+                 noise_std: float = 0.01,
+                 prob: float = 0.5,
+                 clip: bool = False) -> None:
+        if not 0 <= prob <= 1:
+            raise ValueError(f'prob must be in [0, 1]; got {prob}')
+        if value_range is not None and not (
+                len(value_range) == 2 and value_range[0] < value_range[1]):
+            raise ValueError('value_range must be (lo, hi) with lo < hi; '
+                             f'got {value_range}')
+        if not 0 < contrast[0] <= contrast[1]:
+            raise ValueError('contrast must be (low, high) with 0 < low <= '
+                             f'high; got {contrast}')
+        for name, v in (('brightness', brightness), ('gain', gain),
+                        ('noise_std', noise_std)):
+            if v < 0:
+                raise ValueError(f'{name} must be >= 0; got {v}')
+        if gain >= 1:
+            raise ValueError(f'gain must be < 1 (gains 1 +- gain); got {gain}')
+        self.value_range = None if value_range is None else tuple(
+            float(v) for v in value_range)
+        self.brightness = brightness
+        self.contrast = tuple(contrast)
+        self.gain = gain
+        self.noise_std = noise_std
+        self.prob = prob
+        self.clip = clip
+
+    def _range(self, dtype: np.dtype) -> Tuple[float, float]:
+        if self.value_range is not None:
+            return self.value_range
+        if dtype == np.uint8:
+            return 0., 255.
+        raise ValueError(
+            f'PairPhotometricJitter on {dtype} data needs value_range=(lo, '
+            'hi), the data\'s range (e.g. (0, 10000) for Sentinel-2 '
+            'reflectance x 10000; tools/analysis_tools/band_stats.py prints '
+            'the 2nd/98th percentiles)')
+
+    def _jitter(self, date: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        span = np.float32(hi - lo)
+        x = date.astype(np.float32)
+        if np.random.rand() < self.prob:
+            x += np.float32(np.random.uniform(-self.brightness,
+                                              self.brightness)) * span
+        if np.random.rand() < self.prob:
+            mean = x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
+            x = mean + np.float32(np.random.uniform(*self.contrast)) * (
+                x - mean)
+        if np.random.rand() < self.prob:
+            x *= np.random.uniform(1 - self.gain, 1 + self.gain,
+                                   x.shape[2]).astype(np.float32)
+        if np.random.rand() < self.prob and self.noise_std > 0:
+            x += np.random.normal(0, self.noise_std * span,
+                                  x.shape).astype(np.float32)
+        if self.clip:
+            x = np.clip(x, lo, hi)
+        if np.issubdtype(date.dtype, np.integer):
+            info = np.iinfo(date.dtype)
+            x = np.clip(np.rint(x), info.min, info.max)
+        return x.astype(date.dtype)
+
+    def transform(self, results: dict) -> dict:
+        """Jitter date A and date B independently.
+
+        Args:
+            results (dict): Result dict with the ``H x W x 2C`` ``img``.
+
+        Returns:
+            dict: Result dict with the jittered ``img``, dtype kept.
+        """
+        img = results['img']
+        lo, hi = self._range(img.dtype)
+        results['img'] = np.concatenate(
+            [self._jitter(d, lo, hi) for d in split_pair(img)], axis=2)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(value_range={self.value_range}, '
+                f'brightness={self.brightness}, contrast={self.contrast}, '
+                f'gain={self.gain}, noise_std={self.noise_std}, '
+                f'prob={self.prob}, clip={self.clip})')
