@@ -5,11 +5,15 @@ One pair, two folders of pairs matched by file name, or two whole scenes::
     python tools/infer.py CONFIG CHECKPOINT --pair A.png B.png --out DIR
     python tools/infer.py CONFIG CHECKPOINT --folders DIR_A DIR_B --out DIR
     python tools/infer.py CONFIG CHECKPOINT --scene A.tif B.tif \\
-        --out change.tif [--tile 512 --overlap 64 --vector change.geojson]
+        --out change.tif [--tile 512 --overlap 64 --vector change.gpkg \\
+        --bands 4 3 2 --nodata 0 --align]
 
 Pairs write ``DIR/mask/<name>.png`` (0/255), with ``--prob``
 ``DIR/prob/<name>.png`` and with ``--overlay`` ``DIR/overlay/<name>.png``.
-A scene writes a 0/255 GeoTIFF (or PNG) with the input's georeferencing.
+A scene (any band count; uint8, uint16, int16 or float32 pixels, normalised
+as in training) writes a 0/255 GeoTIFF (or PNG) with the input's
+georeferencing, and with ``--vector`` its changed areas as a GeoPackage or
+RFC 7946 GeoJSON.
 """
 import argparse
 import os.path as osp
@@ -34,8 +38,9 @@ def parse_args(argv=None):
     inputs.add_argument('--folders', nargs=2, metavar=('DIR_A', 'DIR_B'),
                         help='two folders of images paired by file name')
     inputs.add_argument('--scene', nargs=2, metavar=('A', 'B'),
-                        help='two co-registered scenes (GeoTIFF, or '
-                        'PNG/JPG/BMP/TIFF without georeferencing)')
+                        help='two co-registered scenes (GeoTIFF, any band '
+                        'count, uint8/uint16/int16/float32; or PNG/JPG/BMP '
+                        'without georeferencing)')
     parser.add_argument('--out', required=True,
                         help='output folder (--pair, --folders) or change '
                         'map file, .tif or .png (--scene)')
@@ -67,16 +72,32 @@ def parse_args(argv=None):
                         'is processed in; memory grows with it, not with the '
                         'scene (about 8 bytes x tile x stripe width)')
     parser.add_argument('--vector', help='--scene: also write the changed '
-                        'areas as GeoJSON polygons to this file')
+                        'areas as polygons to this file: .gpkg (GeoPackage, '
+                        'the scene\'s CRS) or .geojson (RFC 7946: WGS84 '
+                        'longitude/latitude)')
+    parser.add_argument('--vector-scene-crs', action='store_true',
+                        help='--scene: write the .geojson in the scene\'s '
+                        'CRS (older GeoJSON with a "crs" member; NOT RFC '
+                        '7946, which is WGS84 only)')
     parser.add_argument('--min-area', type=float, default=0,
                         help='--scene: drop polygons smaller than this many '
                         'pixels')
-    parser.add_argument('--nodata', type=float,
-                        help='--scene: value marking nodata in all bands, '
-                        'besides what the files declare')
+    parser.add_argument('--nodata', type=float, nargs='+',
+                        help='--scene: nodata value, one for all bands or one '
+                        'per band used (a pixel whose bands all hold it is '
+                        'nodata), besides what the files declare')
     parser.add_argument('--bands', type=int, nargs='+',
                         help='--scene: 1-based bands to use, in the model\'s '
-                        'channel order (default: all)')
+                        'channel order (default: the bands of the config\'s '
+                        'loader, else all)')
+    parser.add_argument('--align', action='store_true',
+                        help='--scene: read date B on date A\'s grid (CRS, '
+                        'transform, size), reprojected window by window, '
+                        'instead of refusing scenes on different grids')
+    parser.add_argument('--align-resampling', default='bilinear',
+                        choices=['nearest', 'bilinear', 'cubic',
+                                 'cubic_spline', 'lanczos', 'average'],
+                        help='--scene --align: resampling of date B')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files')
     parser.add_argument('--no-progress', action='store_true',
@@ -95,8 +116,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     scene_only = [name for name in ('vector', 'nodata', 'bands')
                   if getattr(args, name) is not None]
-    if args.min_area:
-        scene_only.append('min_area')
+    scene_only += [name for name in ('min_area', 'align', 'vector_scene_crs')
+                   if getattr(args, name)]
+    if args.align_resampling != 'bilinear':
+        scene_only.append('align_resampling')
     if scene_only and not args.scene:
         parser.error('--' + ', --'.join(n.replace('_', '-')
                                          for n in scene_only) +
@@ -105,6 +128,10 @@ def parse_args(argv=None):
         parser.error('--reference is drawn on overlays: add --overlay')
     if args.scene and (args.overlay or args.reference):
         parser.error('--overlay/--reference apply to --pair and --folders')
+    if args.vector_scene_crs and not args.vector:
+        parser.error('--vector-scene-crs applies to --vector')
+    if args.align_resampling != 'bilinear' and not args.align:
+        parser.error('--align-resampling applies to --align')
     return args
 
 
@@ -132,11 +159,13 @@ def main(argv=None):
             prob_out = f'{stem}_prob{ext}'
         predictor = SceneChangePredictor(
             inferencer, tile=args.tile, overlap=args.overlap,
-            batch_size=args.batch_size, bands=args.bands, nodata=args.nodata,
-            stripe_width=args.stripe_width)
+            batch_size=args.batch_size, bands=args.bands,
+            nodata=args.nodata, stripe_width=args.stripe_width,
+            align=args.align, resampling=args.align_resampling)
         res = predictor(*args.scene, args.out, prob_out=prob_out,
                         vector_out=args.vector, min_area=args.min_area,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite,
+                        vector_scene_crs=args.vector_scene_crs)
         share = res['changed_pixels'] / max(res['valid_pixels'], 1)
         print(f'{res["width"]}x{res["height"]} scene, {res["tiles"]} tiles: '
               f'{res["changed_pixels"]} changed pixels ({share:.2%} of the '

@@ -1,17 +1,20 @@
 """Windowed reading of whole scenes for the scene predictor.
 
-GeoTIFF (any ``.tif``/``.tiff``) goes through rasterio, window by window, so
-a scene larger than memory works; PNG/JPG/BMP scenes (never georeferenced)
-are decoded whole with OpenCV.
+GeoTIFF (any ``.tif``/``.tiff``, any band count, uint8/uint16/int16/float32)
+goes through rasterio, window by window, so a scene larger than memory works;
+date B may be read on date A's grid through a ``WarpedVRT`` (``align``).
+PNG/JPG/BMP scenes (never georeferenced) are decoded whole by the model's
+loader.
 """
 import ctypes
 import os.path as osp
 import sys
 import warnings
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mmcd.datasets.transforms.image_io import read_image, select_bands
 from mmcd.utils.writers import (PLAIN_SUFFIXES, RASTER_SUFFIXES,
                                 import_rasterio)
 
@@ -22,46 +25,126 @@ def _suffix(path: str) -> str:
     return osp.splitext(path)[1].lower()
 
 
+Nodata = Union[None, float, Sequence[float]]
+
+
+def _nodata_values(nodata: Nodata, channels: int, path: str
+                   ) -> Optional[np.ndarray]:
+    """``nodata`` as one value per channel (float64), or None."""
+    if nodata is None:
+        return None
+    values = np.atleast_1d(np.asarray(nodata, np.float64))
+    if values.ndim != 1 or len(values) not in (1, channels):
+        raise ValueError(
+            f'nodata for scene {path}: give one value (all bands) or one per '
+            f'band used ({channels}); got {list(values)}')
+    return np.broadcast_to(values, (channels,))
+
+
+def _nodata_valid(pixels: np.ndarray, values: Optional[np.ndarray]
+                  ) -> np.ndarray:
+    """Bool ``h x w``: False where every channel holds its nodata value,
+    and where any channel is NaN or infinite (float data)."""
+    valid = np.ones(pixels.shape[:2], bool) if values is None else \
+        ~np.all(pixels == values, axis=2)
+    if pixels.dtype.kind == 'f':
+        valid &= np.isfinite(pixels).all(axis=2)
+    return valid
+
+
+def fill_non_finite(pixels: np.ndarray) -> np.ndarray:
+    """Non-finite float pixels (always invalid) set to 0, so that a NaN
+    never reaches the model (it would spread over the blended tiles)."""
+    if pixels.dtype.kind == 'f' and not np.isfinite(pixels).all():
+        pixels = np.where(np.isfinite(pixels), pixels, 0).astype(
+            pixels.dtype)
+    return pixels
+
+
 class RasterSceneReader:
     """Read windows of a raster (GeoTIFF) scene through rasterio.
+
+    Pixels keep their stored type (uint8, uint16, int16 or float32); the
+    model's data preprocessor normalises them as in training.
+
+    With ``align_to``, the scene is read through rasterio's ``WarpedVRT``
+    on the grid (CRS, transform, size) of ``align_to``, window by window
+    (bounded memory, whatever the scenes' sizes); pixels outside this
+    scene's footprint, or nodata in it, are invalid.
 
     Args:
         path (str): The raster file.
         bands (Sequence[int], optional): 1-based bands to read, in the
             model's channel order. Defaults to None (all bands).
-        nodata (float, optional): Extra nodata value: pixels whose selected
-            bands all equal it are invalid, besides those the file masks
-            (its nodata value, mask band or alpha). Defaults to None.
+        nodata (float | Sequence[float], optional): Extra nodata value(s),
+            one for all bands or one per band read: pixels whose bands all
+            hold their nodata value are invalid, besides those the file
+            masks (its nodata values, mask band or alpha). Defaults to None.
+        align_to (RasterSceneReader, optional): Read this scene on that
+            scene's grid. Defaults to None.
+        resampling (str): Resampling of ``align_to`` (a
+            ``rasterio.enums.Resampling`` name). Defaults to 'bilinear'.
+        expected_dtype (str, optional): Refuse another pixel type (the
+            model's). Defaults to None (any supported).
+        what (str): What the scene is, for messages. Defaults to 'scene'.
     """
 
     def __init__(self, path: str, bands: Optional[Sequence[int]] = None,
-                 nodata: Optional[float] = None) -> None:
+                 nodata: Nodata = None, align_to=None,
+                 resampling: str = 'bilinear',
+                 expected_dtype: Optional[str] = None,
+                 what: str = 'scene') -> None:
         rasterio = import_rasterio(f'reading the scene {path}')
         self.path = path
         with warnings.catch_warnings():
             warnings.simplefilter('ignore',
                                   rasterio.errors.NotGeoreferencedWarning)
-            self.ds = rasterio.open(path)
-        self.bands = list(bands) if bands else list(
-            range(1, self.ds.count + 1))
-        bad = [b for b in self.bands if not 1 <= b <= self.ds.count]
-        if bad:
-            raise ValueError(f'scene {path} has {self.ds.count} bands; '
-                             f'bands {bad} do not exist (bands are 1-based)')
-        dtypes = {self.ds.dtypes[b - 1] for b in self.bands}
-        if dtypes != {'uint8'}:
-            raise ValueError(
-                f'scene {path} has {"/".join(sorted(dtypes))} pixels; the '
-                'model takes 8-bit images (0..255). Convert it first, e.g. '
-                'gdal_translate -ot Byte -scale MIN MAX 0 255')
+            self.ds = self.src = rasterio.open(path)
+        try:
+            if len(set(self.src.dtypes)) > 1:
+                raise ValueError(f'{what} {path} mixes band types '
+                                 f'{sorted(set(self.src.dtypes))}; convert '
+                                 'it to one')
+            #: The 1-based bands read, and their pixel type.
+            self.bands = select_bands(
+                self.src.count, self.src.dtypes[0], path, bands,
+                expected_dtype, what, bands_option='--bands')
+            self.dtype = self.src.dtypes[0]
+            self.aligned = align_to is not None
+            if self.aligned:
+                self.ds = self._warped(align_to, resampling)
+        except Exception:
+            self.src.close()
+            raise
         self.height, self.width = self.ds.height, self.ds.width
-        self.channels = len(self.bands)
-        self.nodata = nodata
+        #: Bands in the file, and those read.
+        self.count, self.channels = self.src.count, len(self.bands)
+        self.nodata = _nodata_values(nodata, self.channels, path)
         all_valid = rasterio.enums.MaskFlags.all_valid
-        self.has_nodata = nodata is not None or any(
-            flags != [all_valid]
-            for flags in (self.ds.mask_flag_enums[b - 1]
-                          for b in self.bands))
+        masked = any(self.src.mask_flag_enums[b - 1] != [all_valid]
+                     for b in self.bands)
+        # float data may hold NaN (always nodata)
+        self.has_nodata = (self.aligned or nodata is not None or masked
+                           or self.dtype.startswith('float'))
+
+    def _warped(self, reference, resampling: str):
+        from rasterio.enums import Resampling
+        from rasterio.vrt import WarpedVRT
+        names = f'date B {self.path} and date A {reference.path}'
+        if self.src.crs is None or reference.crs is None:
+            raise ValueError(f'{names}: aligning (--align) needs both '
+                             'scenes georeferenced (a CRS)')
+        if resampling not in Resampling.__members__:
+            raise ValueError(
+                f'resampling {resampling!r} is not one of rasterio\'s: '
+                f'{", ".join(Resampling.__members__)}')
+        # the alpha band marks pixels outside this scene or nodata in it
+        vrt = WarpedVRT(self.src, crs=reference.crs,
+                        transform=reference.transform,
+                        width=reference.width, height=reference.height,
+                        resampling=Resampling[resampling], add_alpha=True)
+        self._alpha = vrt.count
+        return vrt
 
     @property
     def crs(self):
@@ -83,23 +166,29 @@ class RasterSceneReader:
         return RioWindow(x0, y0, w, h)
 
     def read(self, window: Window) -> np.ndarray:
-        """The ``h x w x C`` uint8 pixels of a window."""
+        """The ``h x w x C`` pixels of a window, as stored."""
         return np.moveaxis(
             self.ds.read(self.bands, window=self._window(window)), 0, -1)
 
     def valid(self, window: Window, pixels: Optional[np.ndarray] = None
               ) -> np.ndarray:
-        """Bool ``h x w``: False where every selected band is nodata."""
-        valid = self.ds.read_masks(
-            self.bands, window=self._window(window)).max(axis=0) > 0
-        if self.nodata is not None:
+        """Bool ``h x w``: False where every selected band is nodata (or
+        outside the scene, when aligned)."""
+        if self.aligned:
+            valid = self.ds.read(self._alpha,
+                                 window=self._window(window)) > 0
+        else:
+            valid = self.ds.read_masks(
+                self.bands, window=self._window(window)).max(axis=0) > 0
+        if self.nodata is not None or self.dtype.startswith('float'):
             if pixels is None:
                 pixels = self.read(window)
-            valid &= ~np.all(pixels == self.nodata, axis=2)
+            valid &= _nodata_valid(pixels, self.nodata)
         return valid
 
     def close(self) -> None:
         self.ds.close()
+        self.src.close()
 
 
 class ArraySceneReader:
@@ -108,20 +197,23 @@ class ArraySceneReader:
     Args:
         image (np.ndarray): ``H x W x C`` image.
         path (str): Its file (for messages).
-        nodata (float, optional): Pixels whose channels all equal it are
-            invalid. Defaults to None.
+        nodata (float | Sequence[float], optional): Pixels whose channels
+            all hold their nodata value are invalid. Defaults to None.
     """
 
     georeferenced = False
     crs = None
 
     def __init__(self, image: np.ndarray, path: str,
-                 nodata: Optional[float] = None) -> None:
+                 nodata: Nodata = None) -> None:
         if image.ndim == 2:
             image = image[..., None]
-        self.image, self.path, self.nodata = image, path, nodata
+        self.image, self.path = image, path
         self.height, self.width, self.channels = image.shape
-        self.has_nodata = nodata is not None
+        self.count = self.channels
+        self.dtype = image.dtype.name
+        self.nodata = _nodata_values(nodata, self.channels, path)
+        self.has_nodata = nodata is not None or image.dtype.kind == 'f'
         from affine import Affine
         self.transform = Affine.identity()
 
@@ -131,53 +223,71 @@ class ArraySceneReader:
 
     def valid(self, window: Window, pixels: Optional[np.ndarray] = None
               ) -> np.ndarray:
-        pixels = self.read(window) if pixels is None else pixels
-        if self.nodata is None:
-            return np.ones(pixels.shape[:2], bool)
-        return ~np.all(pixels == self.nodata, axis=2)
+        return _nodata_valid(self.read(window) if pixels is None else pixels,
+                             self.nodata)
 
     def close(self) -> None:
         pass
 
 
-def open_scene(path: str, load_image: Callable, bands=None, nodata=None):
-    """A reader for a scene file: rasterio for TIFF, ``load_image`` (the
-    model's own decoding) for PNG/JPG/BMP."""
+def open_scene(path: str, loader, what: str, bands=None, nodata=None,
+               align_to=None, resampling: str = 'bilinear'):
+    """A reader for a scene file: rasterio for TIFF (the bands of
+    ``bands``, else those of the model's ``loader`` (a
+    ``LoadImagePairFromFile``), else all, on the grid of ``align_to`` if
+    given), and for PNG/JPG/BMP the model's own decoding
+    (``loader.load_date``; with ``bands``, those bands of
+    :func:`~mmcd.datasets.transforms.image_io.read_image`)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'scene not found: {path}')
     suffix = _suffix(path)
     if suffix in RASTER_SUFFIXES:
-        return RasterSceneReader(path, bands, nodata)
+        return RasterSceneReader(path, bands or loader.bands, nodata,
+                                 align_to, resampling, loader.dtype, what)
+    if align_to is not None:
+        raise ValueError(f'{what} {path}: aligning (--align) needs GeoTIFF '
+                         'scenes; a PNG/JPG/BMP has no georeferencing')
     if suffix in PLAIN_SUFFIXES:
-        image = load_image(path)
         if bands:
-            image = image[..., [b - 1 for b in bands]]
+            image = read_image(path, loader.backend_args, what, bands,
+                               loader.dtype)
+        else:
+            image = loader.load_date(path, what)
         return ArraySceneReader(image, path, nodata)
     raise ValueError(f'scene {path}: unsupported format {suffix!r}; use '
                      f'{", ".join(RASTER_SUFFIXES + PLAIN_SUFFIXES)}')
 
 
-def check_same_grid(a, b) -> None:
-    """Refuse two scenes that do not share size, bands, CRS and transform."""
+def check_same_grid(a, b, aligned: bool = False) -> None:
+    """Refuse two scenes that do not share bands and pixel type and, unless
+    ``b`` is ``aligned`` (read on ``a``'s grid), size, CRS and transform."""
     names = f'date A {a.path} and date B {b.path}'
+    if a.channels != b.channels:
+        raise ValueError(f'{names} have {a.channels} and {b.channels} '
+                         'bands; select the same bands of both')
+    if a.dtype != b.dtype:
+        raise ValueError(f'{names} have {a.dtype} and {b.dtype} pixels; '
+                         'the two dates must have the same pixel type')
+    if aligned:
+        return
+    hint = (' or pass --align (align=True) to read date B on date A\'s '
+            'grid')
     if (a.height, a.width) != (b.height, b.width):
         raise ValueError(
             f'{names} differ in size: {a.width}x{a.height} and '
             f'{b.width}x{b.height} (width x height); the two dates must be '
-            'co-registered on one pixel grid')
-    if a.channels != b.channels:
-        raise ValueError(f'{names} have {a.channels} and {b.channels} '
-                         'bands; select the same bands of both')
+            'co-registered on one pixel grid (resample one onto the other\'s '
+            f'grid first, e.g. gdalwarp,{hint})')
     if a.crs != b.crs:
         raise ValueError(
             f'{names} have different CRS: {a.crs} and {b.crs}; reproject '
-            'one onto the other\'s grid first (e.g. gdalwarp)')
+            f'one onto the other\'s grid first (e.g. gdalwarp){hint}')
     if not a.transform.almost_equals(b.transform):
         raise ValueError(
             f'{names} have different geotransforms (origin or pixel '
             f'size): {tuple(a.transform)[:6]} and {tuple(b.transform)[:6]}; '
             'resample one onto the other\'s grid first (e.g. gdalwarp '
-            '-te/-tr)')
+            f'-te/-tr){hint}')
 
 
 def limit_heap_growth(threshold: int = 1 << 20) -> bool:

@@ -1,21 +1,79 @@
 """Change detection on whole scenes by blended sliding windows."""
+import collections
 import contextlib
 import functools
 import os.path as osp
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
+import torch
 from rich.progress import track
 
+from mmcd.datasets.transforms.image_io import check_band_list
+from mmcd.evaluation.functional import change_probability
 from mmcd.utils.atomic_io import (commit_partial, discard_partial,
                                   partial_path)
 from mmcd.utils.writers import (RASTER_SUFFIXES, ImageSceneWriter,
-                                check_output_path, encode_mask,
-                                encode_probability, import_rasterio,
+                                check_output_path, check_vector_path,
+                                encode_mask, encode_probability,
+                                import_rasterio, import_vector_libraries,
                                 open_scene_writer, write_change_polygons)
 from .change_inferencer import ChangeInferencer
-from .scene_io import (ArraySceneReader, check_same_grid, open_scene,
-                       scene_gdal_env)
+from .scene_io import (ArraySceneReader, check_same_grid, fill_non_finite,
+                       open_scene, scene_gdal_env)
+
+_END = object()
+
+
+def prefetch(iterator: Iterator, depth: int,
+             pool: ThreadPoolExecutor) -> Iterator:
+    """The items of ``iterator``, computed up to ``depth`` ahead in
+    ``pool`` (one worker: items are made one after the other, in order);
+    an exception raised making an item is raised where it would be
+    consumed."""
+    pending = collections.deque(
+        pool.submit(next, iterator, _END) for _ in range(depth))
+    while True:
+        item = pending.popleft().result()
+        if item is _END:
+            return
+        pending.append(pool.submit(next, iterator, _END))
+        yield item
+
+
+class _OrderedCalls:
+    """Run calls one after the other in ``pool`` (one worker), at most
+    ``depth`` waiting; :meth:`wait` raises the first error."""
+
+    def __init__(self, pool: ThreadPoolExecutor, depth: int) -> None:
+        self.pool, self.depth = pool, depth
+        self.pending = collections.deque()
+
+    def __call__(self, fn: Callable, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.depth:
+            self.pending.popleft().result()
+
+    def wait(self) -> None:
+        while self.pending:
+            self.pending.popleft().result()
+
+
+def model_input(inferencer: ChangeInferencer) -> dict:
+    """What the inferencer's model takes per date: ``channels`` (half the
+    data preprocessor's mean/std values, else what its loader reads; None
+    if unknown), ``dtype`` (the loader's ``dtype``; None for any) and
+    ``bands`` (the loader's 1-based ``bands``, or None)."""
+    preprocessor = inferencer.model.data_preprocessor
+    mean = getattr(preprocessor, 'mean', None) if getattr(
+        preprocessor, '_enable_normalize', False) else None
+    loader = inferencer.loader
+    channels = mean.numel() // 2 if mean is not None else len(
+        loader.bands) if loader.bands else dict(
+            color=3, grayscale=1).get(loader.color_type)
+    return dict(channels=channels, dtype=loader.dtype, bands=loader.bands)
 
 
 def tile_starts(size: int, tile: int, stride: int) -> Tuple[List[int], int]:
@@ -84,11 +142,33 @@ class SceneChangePredictor:
     rasterio by windows (a scene larger than memory works); PNG/JPG/BMP scenes
     are decoded whole.
 
+    Scenes may have any band count and uint8, uint16, int16 or float32
+    pixels, kept as stored: the model's data preprocessor normalises them
+    with the mean/std of training (the checkpoint's config). The bands used
+    (``bands``, else the config loader's, else all) must match what the model
+    takes per date (half its mean/std values) and the pixel type its
+    loader's ``dtype`` (uint8 unless the config says otherwise), else a
+    ``ValueError`` names the file, what it has and what the model takes.
+
+    The two dates must share one pixel grid, unless ``align``: date B is
+    then read on date A's grid (CRS, transform, size) through rasterio's
+    ``WarpedVRT``, window by window (memory stays bounded), and the pixels
+    outside its footprint are nodata.
+
     The output is a 0/255 uint8 change mask with the input's CRS, transform
     and (lossless) compression, as a tiled GeoTIFF; pixels that are nodata in
-    either date (the file's nodata value, mask or alpha, or ``nodata``) are
-    masked in the GeoTIFF (its internal mask; transparent in a PNG) and never
-    reported as change. Tiles holding only nodata are skipped.
+    either date (the file's nodata values, mask or alpha, ``nodata``, or
+    NaN/inf in float data) are masked in the GeoTIFF (its internal mask;
+    transparent in a PNG) and never reported as change. Tiles holding only
+    nodata are skipped.
+
+    With ``prefetch`` > 0, reading, inference and writing overlap: a reader
+    thread reads up to ``prefetch`` tile batches ahead (pixels, nodata
+    masks, the pipeline and the data preprocessor's normalisation) and a
+    writer thread writes up to ``prefetch`` finished blocks behind, so
+    memory grows by that many (normalised) batches and blocks only; the
+    outputs are the same, byte for byte, as with ``prefetch=0`` (one
+    thread).
 
     On glibc, the allocator's heap may still grow with the number of tiles
     run; :func:`~mmcd.apis.scene_io.limit_heap_growth` keeps it flat but
@@ -105,12 +185,23 @@ class SceneChangePredictor:
             tile``. Defaults to 64.
         batch_size (int): Tiles per forward pass. Defaults to 4.
         bands (Sequence[int], optional): 1-based bands of the scenes to use,
-            in the model's channel order. Defaults to None (all).
-        nodata (float, optional): A value marking nodata in every band, in
-            addition to what the files declare. Defaults to None.
+            in the model's channel order. Defaults to None (the bands of the
+            config's loader if it names them, else all).
+        nodata (float | Sequence[float], optional): Nodata value(s), one for
+            every band or one per band used: pixels whose bands all hold
+            their value are nodata, in addition to what the files declare.
+            Defaults to None.
         stripe_width (int): Width of the column stripes in pixels (rounded
             down to a multiple of the output's block width); bounds memory
             whatever the scene's width. Defaults to 8192.
+        align (bool): Read date B on date A's grid (reprojected and
+            resampled) instead of refusing scenes on different grids.
+            Defaults to False.
+        resampling (str): Resampling of ``align`` (a
+            ``rasterio.enums.Resampling`` name). Defaults to 'bilinear'.
+        prefetch (int): Tile batches read ahead and blocks written behind,
+            in two threads; 0 runs everything in the calling thread.
+            Defaults to 2.
     """
 
     def __init__(self,
@@ -119,8 +210,11 @@ class SceneChangePredictor:
                  overlap: int = 64,
                  batch_size: int = 4,
                  bands: Optional[Sequence[int]] = None,
-                 nodata: Optional[float] = None,
-                 stripe_width: int = 8192) -> None:
+                 nodata: Union[None, float, Sequence[float]] = None,
+                 stripe_width: int = 8192,
+                 align: bool = False,
+                 resampling: str = 'bilinear',
+                 prefetch: int = 2) -> None:
         if not isinstance(tile, int) or tile < 1:
             raise ValueError(f'tile must be a positive int; got {tile!r}')
         if not isinstance(overlap, int) or not 0 <= overlap < tile:
@@ -131,10 +225,17 @@ class SceneChangePredictor:
         if not isinstance(stripe_width, int) or stripe_width < tile:
             raise ValueError(f'stripe_width must be an int >= tile={tile}; '
                              f'got {stripe_width!r}')
+        if not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f'prefetch must be an int >= 0; got '
+                             f'{prefetch!r}')
         self.inferencer = inferencer
         self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
-        self.bands, self.nodata = bands, nodata
+        self.model_input = model_input(inferencer)
+        self.bands = check_band_list(bands, '--bands (bands)')
+        self.nodata = nodata
         self.stripe_width = stripe_width
+        self.align, self.resampling = align, resampling
+        self.prefetch = prefetch
 
     # -- core ----------------------------------------------------------------
     @staticmethod
@@ -164,6 +265,8 @@ class SceneChangePredictor:
         The scene is processed in column stripes (:meth:`_stripes`), each
         row of tiles by row of tiles; memory holds the tile batch and one
         band of ``tile`` rows x stripe width, whatever the scene's size.
+        With :attr:`prefetch`, the readers are used by a reader thread and
+        ``emit`` is called by a writer thread, in order.
         """
         height, width = reader_a.height, reader_a.width
         stride = self.tile - self.overlap
@@ -182,92 +285,178 @@ class SceneChangePredictor:
         # output block is written once
         step = max(block_width,
                    self.stripe_width // block_width * block_width)
-        stripes = self._stripes(width, xs, weights_x, step)
-        steps = ((stripe, r) for stripe in stripes for r in range(len(ys)))
+        steps = [(stripe, r)
+                 for stripe in self._stripes(width, xs, weights_x, step)
+                 for r in range(len(ys))]
+
+        def done_rows(r):
+            return (ys[r + 1] if r + 1 < len(ys) else height) - ys[r]
+
+        def read(steps: Iterable) -> Iterator:
+            """Per step, its batches of tiles holding some valid pixel, as
+            ``(columns, model input)``, then the valid map of its finished
+            block."""
+            for (x0, x1, cols), r in steps:
+                y = ys[r]
+                for start in range(0, len(cols), self.batch_size):
+                    batch = []
+                    for c in cols[start:start + self.batch_size]:
+                        window = (xs[c], y, tile_w, tile_h)
+                        a, b = reader_a.read(window), reader_b.read(window)
+                        if not (reader_a.valid(window, a)
+                                & reader_b.valid(window, b)).any():
+                            continue  # only nodata: nothing to predict
+                        batch.append(
+                            (c, fill_non_finite(a), fill_non_finite(b)))
+                    if batch:
+                        yield [c for c, _, _ in batch], self._model_input(
+                            [(a, b) for _, a, b in batch])
+                window = (x0, y, x1 - x0, done_rows(r))
+                yield reader_a.valid(window) & reader_b.valid(window)
+
         if self.inferencer.show_progress:
             n_stripes = -(-width // step)
-            steps = track(steps, total=n_stripes * len(ys),
-                          description=f'Scene ({len(ys)} tile rows x '
-                          f'{n_stripes} stripes)')
+            progress = track(steps, total=len(steps),
+                             description=f'Scene ({len(ys)} tile rows x '
+                             f'{n_stripes} stripes)')
+        else:
+            progress = steps
         # one band for all stripes: a stripe's tiles reach at most a tile
         # beyond it on either side
         band_shape = (tile_h, min(width, step + 2 * tile_w))
         prob_band = np.empty(band_shape, np.float32)
         weight_band = np.empty(band_shape, np.float32)
         tiles_run = 0
-        for (x0, x1, cols), r in steps:
-            band_x0 = xs[cols[0]]
-            if r == 0:  # a new stripe
-                band_w = xs[cols[-1]] + tile_w - band_x0
-                prob_sum = prob_band[:, :band_w]
-                weight_sum = weight_band[:, :band_w]
-                prob_sum[:] = 0
-                weight_sum[:] = 0
-            y = ys[r]
-            wy = weights(tile_h, y > 0, y + tile_h < height)
-            for start in range(0, len(cols), self.batch_size):
-                batch = []
-                for c in cols[start:start + self.batch_size]:
-                    window = (xs[c], y, tile_w, tile_h)
-                    a, b = reader_a.read(window), reader_b.read(window)
-                    if not (reader_a.valid(window, a)
-                            & reader_b.valid(window, b)).any():
-                        continue  # only nodata: nothing to predict
-                    batch.append((c, a, b))
-                if not batch:
-                    continue
-                probs = self.inferencer.predict_probabilities(
-                    [(a, b) for _, a, b in batch], len(batch))
-                tiles_run += len(batch)
-                for (c, _, _), prob in zip(batch, probs):
-                    w = wy[:, None] * weights_x(xs[c])[None, :]
-                    span = slice(xs[c] - band_x0, xs[c] - band_x0 + tile_w)
-                    prob_sum[:, span] += prob * w
-                    weight_sum[:, span] += w
-            done = (ys[r + 1] if r + 1 < len(ys) else height) - y
-            window = (x0, y, x1 - x0, done)
-            valid = reader_a.valid(window) & reader_b.valid(window)
-            span = slice(x0 - band_x0, x1 - band_x0)
-            total = weight_sum[:done, span]
-            prob = np.divide(prob_sum[:done, span], total,
-                             out=np.zeros_like(total), where=total > 0)
-            emit(x0, y, prob, valid)
-            # slide the band down to the next tile row
-            prob_sum[:tile_h - done] = prob_sum[done:]
-            prob_sum[tile_h - done:] = 0
-            weight_sum[:tile_h - done] = weight_sum[done:]
-            weight_sum[tile_h - done:] = 0
+        with contextlib.ExitStack() as stack:
+            if self.prefetch:
+                pools = [stack.enter_context(ThreadPoolExecutor(
+                    1, thread_name_prefix=f'scene-{name}'))
+                         for name in ('reader', 'writer')]
+                # on an error, stop reading and writing before returning
+                for pool in pools:
+                    stack.callback(pool.shutdown, cancel_futures=True)
+                reads = prefetch(read(steps), self.prefetch, pools[0])
+                write = _OrderedCalls(pools[1], self.prefetch)
+            else:
+                reads, write = read(steps), None
+            for (x0, x1, cols), r in progress:
+                band_x0 = xs[cols[0]]
+                if r == 0:  # a new stripe
+                    band_w = xs[cols[-1]] + tile_w - band_x0
+                    prob_sum = prob_band[:, :band_w]
+                    weight_sum = weight_band[:, :band_w]
+                    prob_sum[:] = 0
+                    weight_sum[:] = 0
+                y = ys[r]
+                wy = weights(tile_h, y > 0, y + tile_h < height)
+                for batch in reads:
+                    if isinstance(batch, np.ndarray):  # the step's valid map
+                        valid = batch
+                        break
+                    batch_cols, data = batch
+                    probs = self._probabilities(data)
+                    tiles_run += len(batch_cols)
+                    for c, prob in zip(batch_cols, probs):
+                        w = wy[:, None] * weights_x(xs[c])[None, :]
+                        span = slice(xs[c] - band_x0,
+                                     xs[c] - band_x0 + tile_w)
+                        prob_sum[:, span] += prob * w
+                        weight_sum[:, span] += w
+                done = done_rows(r)
+                span = slice(x0 - band_x0, x1 - band_x0)
+                total = weight_sum[:done, span]
+                prob = np.divide(prob_sum[:done, span], total,
+                                 out=np.zeros_like(total), where=total > 0)
+                if write is None:
+                    emit(x0, y, prob, valid)
+                else:
+                    write(emit, x0, y, prob, valid)
+                # slide the band down to the next tile row
+                prob_sum[:tile_h - done] = prob_sum[done:]
+                prob_sum[tile_h - done:] = 0
+                weight_sum[:tile_h - done] = weight_sum[done:]
+                weight_sum[tile_h - done:] = 0
+            if write is not None:
+                write.wait()
         return tiles_run
 
-    def _open(self, path_a: str, path_b: str):
-        load = self.inferencer.loader.load_date
-        reader_a = open_scene(path_a, lambda p: load(p, 'date-A scene'),
-                              self.bands, self.nodata)
-        try:
-            reader_b = open_scene(path_b, lambda p: load(p, 'date-B scene'),
-                                  self.bands, self.nodata)
-        except Exception:
-            reader_a.close()
-            raise
-        try:
-            check_same_grid(reader_a, reader_b)
-        except Exception:
-            reader_a.close()
-            reader_b.close()
-            raise
-        return reader_a, reader_b
+    def _model_input(self, pairs: List[Tuple[np.ndarray, np.ndarray]]
+                     ) -> dict:
+        """A batch of tiles through the inferencer's pipeline and the
+        model's data preprocessor (normalisation), as ``test_step`` runs
+        them: the reader thread's part of the work."""
+        items = [self.inferencer._pair_item(a, b) for a, b in pairs]
+        # tiles all have one size: a single batch
+        (_, data), = self.inferencer.preprocess(items, len(items))
+        with torch.no_grad():
+            return self.inferencer.model.data_preprocessor(data, False)
 
-    @staticmethod
-    def _write_polygons(writer, path: str, min_area: float) -> int:
+    @torch.no_grad()
+    def _probabilities(self, data: dict) -> List[np.ndarray]:
+        """float32 P(changed) of each tile of a preprocessed batch (the
+        rest of ``test_step``)."""
+        preds = self.inferencer.model(**data, mode='predict')
+        return [change_probability(p.seg_logits.data).astype(np.float32)
+                for p in preds]
+
+    def _check_model_input(self, reader) -> None:
+        """Refuse a scene whose band count the model does not take, saying
+        what it takes and the ``--bands`` to use (its pixel type is checked
+        by the reader)."""
+        channels, bands = self.model_input['channels'], \
+            self.model_input['bands']
+        if not channels or reader.channels == channels:
+            return
+        found = (f'{reader.path} has {reader.count} {reader.dtype} '
+                 f'band{"s" if reader.count != 1 else ""}')
+        if self.bands:
+            found += f', {len(self.bands)} selected by --bands ' + ' '.join(
+                map(str, self.bands))
+        takes = (f'the model (config {self.inferencer.config_name}) takes '
+                 f'{channels} band{"s" if channels != 1 else ""} per date '
+                 f'(its data_preprocessor has {2 * channels} mean/std '
+                 'values)')
+        if bands:
+            takes += ', bands ' + ' '.join(map(str, bands)) + ' of its ' \
+                'training images'
+        if reader.count >= channels:
+            example = ' '.join(map(str, bands or range(1, channels + 1)))
+            hint = (f': choose {channels} bands of the scene, in the order '
+                    f'the model was trained with, with --bands (bands=[...]),'
+                    f' e.g. --bands {example}')
+        else:
+            hint = ': the scene lacks bands this model needs'
+        raise ValueError(f'scene {found}; {takes}{hint}')
+
+    def _open(self, path_a: str, path_b: str):
+        loader = self.inferencer.loader
+        reader_a = open_scene(path_a, loader, 'date-A scene', self.bands,
+                              self.nodata)
+        readers = [reader_a]
+        try:
+            readers.append(open_scene(
+                path_b, loader, 'date-B scene', self.bands, self.nodata,
+                align_to=reader_a if self.align else None,
+                resampling=self.resampling))
+            check_same_grid(*readers, aligned=self.align)
+            self._check_model_input(reader_a)
+        except Exception:
+            for reader in readers:
+                reader.close()
+            raise
+        return readers
+
+    def _write_polygons(self, writer, path: str, min_area: float,
+                        scene_crs: bool) -> int:
         """Polygonise the finished (closed) change mask of ``writer``."""
         if isinstance(writer, ImageSceneWriter):
             from affine import Affine
             return write_change_polygons(writer.values, Affine.identity(),
-                                         None, path, min_area)
+                                         None, path, min_area, scene_crs)
         rasterio = import_rasterio('vector output')
         with rasterio.open(writer.tmp_path) as ds:
             return write_change_polygons(rasterio.band(ds, 1), ds.transform,
-                                         ds.crs, path, min_area)
+                                         ds.crs, path, min_area, scene_crs)
 
     # -- public --------------------------------------------------------------
     def predict_arrays(self, img_a: np.ndarray, img_b: np.ndarray
@@ -275,7 +464,8 @@ class SceneChangePredictor:
         """Tiled P(changed) of two in-memory images.
 
         Args:
-            img_a (np.ndarray): ``H x W x C`` date A.
+            img_a (np.ndarray): ``H x W x C`` date A (the bands the model
+                takes, in its order).
             img_b (np.ndarray): ``H x W x C`` date B.
 
         Returns:
@@ -288,6 +478,7 @@ class SceneChangePredictor:
             raise ValueError(
                 'the two dates must have the same shape; got '
                 f'{reader_a.image.shape} and {reader_b.image.shape}')
+        self._check_model_input(reader_a)
         prob = np.zeros((reader_a.height, reader_a.width), np.float32)
         valid = np.zeros(prob.shape, bool)
 
@@ -305,25 +496,32 @@ class SceneChangePredictor:
                  prob_out: Optional[str] = None,
                  vector_out: Optional[str] = None,
                  min_area: float = 0,
-                 overwrite: bool = False) -> dict:
+                 overwrite: bool = False,
+                 vector_scene_crs: bool = False) -> dict:
         """Predict the change mask of a scene pair and write it.
 
         Args:
             path_a (str): Date-A scene (GeoTIFF, or PNG/JPG/BMP/TIFF without
                 georeferencing).
-            path_b (str): Date-B scene on the same pixel grid: same size,
-                bands, CRS and transform, else a ``ValueError`` says which
-                differs.
+            path_b (str): Date-B scene with the same bands and pixel type,
+                on the same pixel grid (size, CRS and transform) unless
+                ``align``, else a ``ValueError`` says which differs.
             out (str): The 0/255 change mask: ``.tif`` (required for
                 georeferenced inputs) or ``.png``.
             prob_out (str, optional): Also write round(255 * P(changed)) as
                 uint8, same format rules. Defaults to None.
             vector_out (str, optional): Also write the changed areas as
-                GeoJSON polygons. Defaults to None.
+                polygons: ``.gpkg`` (GeoPackage in the scene's CRS) or
+                ``.geojson`` (RFC 7946, WGS84 longitude/latitude); see
+                :func:`~mmcd.utils.writers.write_change_polygons`. Defaults
+                to None.
             min_area (float): Drop polygons smaller than this many pixels.
                 Defaults to 0.
             overwrite (bool): Allow replacing existing outputs. Defaults to
                 False.
+            vector_scene_crs (bool): Write the GeoJSON in the scene's CRS
+                (the older GeoJSON with a ``crs`` member, not RFC 7946).
+                Defaults to False.
 
         Every output is written under a temporary name beside it
         (``.<name>.<random>.partial<suffix>``) and all are renamed to their
@@ -345,15 +543,22 @@ class SceneChangePredictor:
             if path:
                 check_output_path(path, (path_a, path_b), overwrite, what)
         if vector_out:
+            check_vector_path(vector_out, vector_scene_crs)
             import_rasterio(f'writing change polygons to {vector_out}')
+            import_vector_libraries(f'writing change polygons to '
+                                    f'{vector_out}')
+        elif vector_scene_crs:
+            raise ValueError('vector_scene_crs (--vector-scene-crs) applies '
+                             'to a vector output (--vector)')
         uses_gdal = any(p.lower().endswith(RASTER_SUFFIXES)
                         for p in (path_a, path_b, out, prob_out) if p)
         with scene_gdal_env() if uses_gdal else contextlib.nullcontext():
             return self._predict_to_files(path_a, path_b, out, prob_out,
-                                          vector_out, min_area)
+                                          vector_out, min_area,
+                                          vector_scene_crs)
 
     def _predict_to_files(self, path_a, path_b, out, prob_out, vector_out,
-                          min_area) -> dict:
+                          min_area, vector_scene_crs) -> dict:
         reader_a, reader_b = self._open(path_a, path_b)
         with_mask = reader_a.has_nodata or reader_b.has_nodata
         writers = []
@@ -384,7 +589,7 @@ class SceneChangePredictor:
             if vector_out:
                 vector_tmp = partial_path(vector_out)
                 polygons = self._write_polygons(writers[0], vector_tmp,
-                                                min_area)
+                                                min_area, vector_scene_crs)
             # all outputs complete: give them their names
             for w in writers:
                 w.commit()

@@ -8,14 +8,14 @@
 - :func:`open_scene_writer`: a whole scene's mask or map, written block by
   block (GeoTIFF through rasterio, or PNG) under a temporary name, renamed
   by ``commit()`` once complete;
-- :func:`write_change_polygons`: the changed areas as GeoJSON polygons.
+- :func:`write_change_polygons`: the changed areas as polygons (GeoPackage,
+  RFC 7946 GeoJSON).
 
 Masks and probability maps are data, so they are written losslessly (PNG,
 BMP, TIFF); a lossy suffix (JPEG, WebP) is refused. Overlays are pictures and
 may take any suffix OpenCV writes. rasterio (optional) is imported only when
-a GeoTIFF or polygons are written.
+a GeoTIFF or polygons are written, fiona and shapely only for polygons.
 """
-import json
 import os
 import os.path as osp
 from typing import Sequence
@@ -339,57 +339,111 @@ def open_scene_writer(path: str, reference, with_mask: bool = False):
                      f'(lossless), not {suffix!r}')
 
 
-def _ring_area(ring) -> float:
-    xy = np.asarray(ring, dtype=np.float64)
-    x, y = xy[:, 0], xy[:, 1]
-    return 0.5 * abs(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
+#: Vector outputs by suffix: (OGR driver, what it is).
+VECTOR_FORMATS = {
+    '.gpkg': ('GPKG', 'GeoPackage (one layer, the scene\'s CRS)'),
+    '.geojson': ('GeoJSON', 'RFC 7946 GeoJSON (WGS84 lon/lat)'),
+    '.json': ('GeoJSON', 'RFC 7946 GeoJSON (WGS84 lon/lat)'),
+}
+
+
+def import_vector_libraries(why: str):
+    """Import fiona and shapely (install requirements of mmcd) or say how
+    to install them."""
+    try:
+        import fiona
+        import shapely.geometry
+    except ImportError as e:
+        raise ImportError(f'{why} needs fiona and shapely: pip install '
+                          'fiona shapely') from e
+    return fiona, shapely.geometry
+
+
+def check_vector_path(path: str, scene_crs: bool = False) -> str:
+    """The OGR driver of a vector output, by suffix; refuse others.
+
+    Args:
+        path (str): ``.gpkg``, ``.geojson`` or ``.json``.
+        scene_crs (bool): GeoJSON in the scene's CRS (not RFC 7946); only
+            for GeoJSON. Defaults to False.
+    """
+    suffix = _suffix(path)
+    if suffix not in VECTOR_FORMATS:
+        raise ValueError(
+            f'vector output {path}: unknown format {suffix!r}; use ' +
+            ', '.join(f'{k} ({v[1]})' for k, v in VECTOR_FORMATS.items()))
+    driver = VECTOR_FORMATS[suffix][0]
+    if scene_crs and driver != 'GeoJSON':
+        raise ValueError(f'vector output {path}: GeoJSON in the scene\'s '
+                         'CRS (--vector-scene-crs) applies to .geojson; a '
+                         'GeoPackage is always in the scene\'s CRS')
+    return driver
 
 
 def write_change_polygons(source, transform, crs, path: str,
-                          min_area_px: float = 0) -> int:
-    """Write the changed areas of a 0/255 mask as GeoJSON polygons.
+                          min_area_px: float = 0,
+                          scene_crs: bool = False) -> int:
+    """Write the changed areas of a 0/255 mask as polygons, the format by
+    suffix (:data:`VECTOR_FORMATS`).
 
-    Polygons come from GDAL's polygonize (``rasterio.features.shapes``),
-    which streams a raster band, so the mask need not fit in memory. Each
-    feature has ``area`` (square CRS units; pixels without georeferencing)
-    and ``area_px`` (pixels). Coordinates are in the scene's CRS, named in
-    the legacy GeoJSON ``crs`` member.
+    Polygons come from GDAL's polygonize (``rasterio.features.shapes``,
+    4-connected), which streams a raster band, so the mask need not fit in
+    memory, and are written through fiona (GDAL's OGR), feature by feature.
+    Each feature has ``id``, ``area`` (square units of the scene's CRS,
+    e.g. m^2; pixels without georeferencing) and ``area_px`` (pixels).
+
+    - ``.gpkg``: a GeoPackage, one layer ``change``, in the scene's CRS;
+    - ``.geojson``/``.json``: RFC 7946 GeoJSON, coordinates reprojected to
+      WGS84 longitude/latitude (GDAL's ``RFC7946=YES``: 7 decimals,
+      counter-clockwise outer rings); with ``scene_crs``, the older
+      (2008) GeoJSON in the scene's CRS, named in a ``crs`` member, which
+      RFC 7946 does not allow: for tools that expect projected GeoJSON.
+
+    A scene without georeferencing gives polygons in pixel coordinates
+    (column, row) and no CRS, whatever the format.
 
     Args:
         source (np.ndarray | rasterio Band): The 0/255 change mask.
         transform (Affine): Pixel to CRS coordinates.
         crs (CRS, optional): The scene's CRS.
-        path (str): Output ``.geojson`` file.
+        path (str): Output file.
         min_area_px (float): Drop polygons smaller than this many pixels.
             Defaults to 0.
+        scene_crs (bool): GeoJSON in the scene's CRS, not RFC 7946.
+            Defaults to False.
 
     Returns:
         int: The number of polygons written.
     """
+    driver = check_vector_path(path, scene_crs)
     import_rasterio(f'writing change polygons to {path}')
+    fiona, geometry = import_vector_libraries(
+        f'writing change polygons to {path}')
     from rasterio.features import shapes
     pixel_area = abs(transform.a * transform.e - transform.b * transform.d)
-    header = {'type': 'FeatureCollection'}
-    if crs is not None:
-        epsg = crs.to_epsg()
-        header['crs'] = {'type': 'name', 'properties': {
-            'name': f'urn:ogc:def:crs:EPSG::{epsg}' if epsg else
-            crs.to_wkt()}}
+    options = dict(crs_wkt=crs.to_wkt()) if crs is not None else {}
+    if driver == 'GeoJSON':
+        options['RFC7946'] = 'NO' if scene_crs or crs is None else 'YES'
+    schema = dict(geometry='Polygon', properties=dict(
+        id='int', area='float', area_px='float'))
+    if osp.isfile(path) and not osp.getsize(path):
+        os.remove(path)  # a name reserved by partial_path: GDAL makes it
     count = 0
-    with open(path, 'w') as f:
-        f.write(json.dumps(header)[:-1] + ', "features": [\n')
+    with fiona.open(path, 'w', driver=driver, schema=schema, layer='change',
+                    **options) as dst:
+        features = []
         for geom, _ in shapes(source, mask=source, transform=transform):
-            rings = geom['coordinates']
-            area = _ring_area(rings[0]) - sum(_ring_area(r)
-                                              for r in rings[1:])
+            area = geometry.shape(geom).area
             area_px = area / pixel_area
             if area_px < min_area_px:
                 continue
-            feature = {'type': 'Feature', 'geometry': geom, 'properties': {
-                'id': count, 'area': area, 'area_px': round(area_px, 3)}}
-            f.write((',\n' if count else '') + json.dumps(feature))
+            features.append(dict(geometry=geom, properties=dict(
+                id=count, area=area, area_px=round(area_px, 3))))
             count += 1
-        f.write('\n]}\n')
+            if len(features) == 1000:
+                dst.writerecords(features)
+                features = []
+        dst.writerecords(features)
     return count
 
 
@@ -398,5 +452,6 @@ __all__ = [
     'PLAIN_SUFFIXES', 'import_rasterio', 'encode_mask', 'encode_probability',
     'write_mask', 'write_probability',
     'write_rgb', 'check_output_path', 'RasterSceneWriter', 'ImageSceneWriter',
-    'open_scene_writer', 'write_change_polygons'
+    'open_scene_writer', 'VECTOR_FORMATS', 'check_vector_path',
+    'import_vector_libraries', 'write_change_polygons'
 ]

@@ -273,11 +273,12 @@ def test_interrupted_scene_leaves_no_complete_looking_output(local_model,
                          for n in ('change.tif', 'prob.tif', 'change.geojson'))
     predictor = SceneChangePredictor(inferencer, tile=32, overlap=8,
                                      batch_size=1, stripe_width=32)
-    run = inferencer.predict_probabilities
+    # the predictor's per-batch inference (in the calling thread)
+    run = predictor._probabilities
     calls = []
     before = {}
 
-    def interrupted(pairs, batch_size=1):
+    def interrupted(data):
         calls.append(1)
         if len(calls) == 6:
             # mid-scene: under the outputs' names only what was there
@@ -285,15 +286,15 @@ def test_interrupted_scene_leaves_no_complete_looking_output(local_model,
                 assert (open(p, 'rb').read() == before[p] if p in before
                         else not osp.exists(p))
             raise KeyboardInterrupt
-        return run(pairs, batch_size)
+        return run(data)
 
-    inferencer.predict_probabilities = interrupted
+    predictor._probabilities = interrupted
     with pytest.raises(KeyboardInterrupt):
         predictor(pa, pb, out, prob_out=prob, vector_out=vector)
     assert os.listdir(out_dir) == []  # nothing left, not even a part
 
     # --overwrite: an interrupted run keeps the previous outputs whole
-    inferencer.predict_probabilities = run
+    predictor._probabilities = run
     first = predictor(pa, pb, out, prob_out=prob, vector_out=vector)
     assert sorted(os.listdir(out_dir)) == ['change.geojson', 'change.tif',
                                            'prob.tif']
@@ -301,14 +302,14 @@ def test_interrupted_scene_leaves_no_complete_looking_output(local_model,
     with pytest.raises(FileExistsError):
         predictor(pa, pb, out)
     calls.clear()
-    inferencer.predict_probabilities = interrupted
+    predictor._probabilities = interrupted
     with pytest.raises(KeyboardInterrupt):
         predictor(pa, pb, out, prob_out=prob, vector_out=vector,
                   overwrite=True)
     assert sorted(os.listdir(out_dir)) == sorted(
         osp.basename(p) for p in before)
     assert all(open(p, 'rb').read() == data for p, data in before.items())
-    inferencer.predict_probabilities = run
+    predictor._probabilities = run
     second = predictor(pa, pb, out, prob_out=prob, vector_out=vector,
                        overwrite=True)
     assert second['changed_pixels'] == first['changed_pixels']

@@ -101,7 +101,7 @@ def test_geotiff_keeps_crs_transform_compression(inferencer, scene,
     vector = tmp_path / 'change.geojson'
     predictor = SceneChangePredictor(inferencer, tile=64, overlap=16)
     res = predictor(pa, pb, str(out), prob_out=str(prob_out),
-                    vector_out=str(vector))
+                    vector_out=str(vector), vector_scene_crs=True)
     whole = inferencer((a, b))['probabilities'][0]
     expected = (whole > 0.5).astype(np.uint8) * 255
     with rasterio.open(out) as ds:
@@ -117,7 +117,8 @@ def test_geotiff_keeps_crs_transform_compression(inferencer, scene,
     assert res['changed_pixels'] == int((expected > 0).sum()) > 0
     assert res['valid_pixels'] == H * W
 
-    # polygons: in CRS coordinates, together exactly the changed pixels
+    # polygons (GeoJSON in the scene's CRS, on request): in CRS
+    # coordinates, together exactly the changed pixels
     fc = json.loads(vector.read_text())
     assert fc['crs']['properties']['name'].endswith('EPSG::32633')
     assert len(fc['features']) == res['polygons'] > 0
@@ -134,7 +135,7 @@ def test_geotiff_keeps_crs_transform_compression(inferencer, scene,
     min_area = areas[-1]
     vector2 = tmp_path / 'big.geojson'
     predictor(pa, pb, str(tmp_path / 'c2.tif'), vector_out=str(vector2),
-              min_area=min_area)
+              min_area=min_area, vector_scene_crs=True)
     big = json.loads(vector2.read_text())['features']
     assert len(big) == sum(a >= min_area for a in areas) >= 1
 
@@ -176,6 +177,8 @@ def test_mismatched_scenes_are_refused(inferencer, scene, tmp_path, kind):
     with pytest.raises(ValueError, match=message) as e:
         predictor(pa, pb, str(tmp_path / 'c.tif'))
     assert 'a.tif' in str(e.value) and 'b.tif' in str(e.value)
+    # a grid mismatch names the opt-in alignment
+    assert ('--align' in str(e.value)) == (kind != 'bands')
     assert not (tmp_path / 'c.tif').exists()
 
 
