@@ -103,3 +103,20 @@ def test_missing_config_is_named(browse, tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.py'):
         browse.main([str(tmp_path / 'nope.py'), '--output-dir',
                      str(tmp_path / 'x')])
+
+
+def test_multiband_and_16bit_dates_are_drawn(browse):
+    """A 4-band uint16 date shows its first three bands, stretched to 8
+    bits (not refused, not clipped to black/white); 8-bit values made
+    float by a photometric transform are only rounded."""
+    rng = np.random.default_rng(0)
+    chw = rng.integers(200, 4000, (4, 16, 16)).astype(np.uint16)
+    img = browse._date_image(chw)
+    assert img.shape == (16, 16, 3) and img.dtype == np.uint8
+    assert 0 < img.mean() < 255 and img.min() == 0 and img.max() == 255
+    order = np.argsort(chw[0].ravel())  # the stretch keeps each band's order
+    assert np.all(np.diff(img[..., 0].ravel()[order].astype(int)) >= 0)
+    as_float = rng.uniform(0, 255, (3, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(
+        browse._date_image(as_float),
+        np.rint(as_float).astype(np.uint8).transpose(1, 2, 0))

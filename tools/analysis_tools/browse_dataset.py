@@ -28,6 +28,7 @@ import numpy as np
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
+from mmcd.datasets.transforms.image_io import display_rgb
 from mmcd.registry import DATASETS
 from mmcd.utils.tool_setup import load_tool_config
 from mmcd.visualization import compose_change_panel
@@ -56,18 +57,19 @@ def parse_args(argv=None):
     return args
 
 
-def _date_image(chw: np.ndarray, path: str) -> np.ndarray:
-    """One date's ``C x H x W`` pipeline output as a displayable ``H x W x 3``
-    (or grey ``H x W``) uint8 image."""
-    c = chw.shape[0]
-    if c not in (1, 3):
-        raise ValueError(
-            f'{path}: the pipeline outputs {c} channels per date; only 1 '
-            '(grey) or 3 (RGB) can be drawn')
+def _date_image(chw: np.ndarray) -> np.ndarray:
+    """One date's ``C x H x W`` pipeline output as an ``H x W x 3`` uint8
+    picture: uint8 as it is; float values in (1, 255] (8-bit data made float
+    by a photometric transform) rounded; any other data (uint16, int16,
+    reflectance floats) stretched per band between its 2nd and 98th
+    percentiles. Multispectral dates show their first three bands as
+    loaded (order ``bands`` so that they are R, G, B)."""
     img = chw.transpose(1, 2, 0)
-    if img.dtype != np.uint8:  # e.g. float after photometric distortion
-        img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return img[..., 0] if c == 1 else np.ascontiguousarray(img)
+    finite = img[np.isfinite(img)] if img.dtype.kind == 'f' else None
+    if finite is not None and finite.size and 1 < finite.max() <= 255 \
+            and finite.min() >= 0:
+        img = np.clip(np.rint(np.nan_to_num(img)), 0, 255).astype(np.uint8)
+    return display_rgb(img)
 
 
 def sample_panel(packed: dict, alpha: float = 0.5):
@@ -89,8 +91,8 @@ def sample_panel(packed: dict, alpha: float = 0.5):
         raise ValueError(f'{path}: the pipeline outputs inputs of shape '
                          f'{tuple(inputs.shape)}; expected 2C x H x W')
     c = inputs.shape[0] // 2
-    img_a = _date_image(inputs[:c], path)
-    img_b = _date_image(inputs[c:], path)
+    img_a = _date_image(inputs[:c])
+    img_b = _date_image(inputs[c:])
     if 'gt_sem_seg' in sample:
         label = sample.gt_sem_seg.data.numpy()[0]
     else:
