@@ -6,7 +6,10 @@ inference path of ``tools/test.py`` and the inferencer),
 """
 import copy
 import functools
+import logging
 import math
+import os.path as osp
+import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence
@@ -20,6 +23,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from torch import Tensor
 
+from .context_guided_block import ContextGuidedBlock
 from .export_attention import MultiheadAttentionForExport
 
 #: ONNX opset of the exported graphs.
@@ -94,6 +98,35 @@ class PReLUAsReLUMix(nn.Module):
         return torch.relu(x) * (1 - slope) + x * slope
 
 
+def fold_joint_norm(block: ContextGuidedBlock) -> None:
+    """Fold a Context Guided Block's ``norm_joint`` (eval-mode BatchNorm
+    after the concatenation of the local and surround branches) into the two
+    depthwise convolutions, in place; ``norm_joint`` becomes an identity.
+
+    Exact up to rounding. ONNX Runtime folds a BatchNorm only into the
+    convolution right before it, so without this the BatchNorm stays a
+    separate pass over the block's activations (and a float island in an
+    int8 graph).
+    """
+    norm = block.norm_joint
+    scale = norm.running_var.add(norm.eps).rsqrt()
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    start = 0
+    for conv in (block.conv_local, block.conv_surround):
+        stop = start + conv.out_channels
+        conv.weight.data.mul_(scale[start:stop].view(-1, 1, 1, 1))
+        bias = shift[start:stop]
+        if conv.bias is not None:
+            bias = bias + conv.bias.data * scale[start:stop]
+        conv.bias = nn.Parameter(bias.detach().clone())
+        start = stop
+    block.norm_joint = nn.Identity()
+
+
 def export_copy(module: nn.Module) -> nn.Module:
     """A deep copy of ``module`` written for export; ``module`` is unchanged.
 
@@ -103,9 +136,15 @@ def export_copy(module: nn.Module) -> nn.Module:
     Siamese segmentor in it runs its backbone once per date
     (``joint_date_pass = False``: the same logits in eval mode, and each
     pass's activations are half as large, so they stay in cache in ONNX
-    Runtime).
+    Runtime). Context Guided Blocks get their joint BatchNorm folded into
+    their depthwise convolutions (:func:`fold_joint_norm`).
     """
     module = copy.deepcopy(module).eval()
+    for block in list(module.modules()):
+        if (isinstance(block, ContextGuidedBlock)
+                and isinstance(block.norm_joint, nn.BatchNorm2d)
+                and block.norm_joint.running_var is not None):
+            fold_joint_norm(block)
     replaced = {}  # a PReLU used in several places stays one module
     for parent in list(module.modules()):
         for name, child in parent.named_children():
@@ -175,6 +214,103 @@ def import_onnxruntime():
     return onnxruntime
 
 
+class _CalibrationReader:
+    """ONNX Runtime's ``CalibrationDataReader`` over a list of arrays."""
+
+    def __init__(self, input_name: str, arrays: Sequence[np.ndarray]):
+        self.input_name = input_name
+        self.arrays = iter(arrays)
+
+    def get_next(self) -> Optional[dict]:
+        array = next(self.arrays, None)
+        return None if array is None else {self.input_name: array}
+
+
+def inline_constant_identities(model) -> int:
+    """Replace the ``Identity`` nodes of initializers in an ONNX model by
+    copies of the initializers, in place; returns how many.
+
+    The exporter writes one tensor used twice with equal values (e.g. two
+    zero biases) as an initializer and an ``Identity``; ONNX Runtime's
+    quantiser quantises only biases that are initializers, and a
+    convolution with a float bias stays a float convolution.
+    """
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    identities = [
+        n for n in graph.node if n.op_type == 'Identity' and n.input[0] in
+        inits and n.output[0] not in {o.name for o in graph.output}
+    ]
+    for node in identities:
+        tensor = copy.deepcopy(inits[node.input[0]])
+        tensor.name = node.output[0]
+        graph.initializer.append(tensor)
+        graph.node.remove(node)
+    return len(identities)
+
+
+def quantize_int8(onnx_path: str,
+                  out_path: str,
+                  calibration_inputs: Sequence[Tensor],
+                  calibrate_method: str = 'minmax') -> str:
+    """Static int8 quantisation of an exported graph with ONNX Runtime.
+
+    Weights are quantised per output channel (symmetric int8), activations
+    per tensor (uint8, ranges from the min/max over the calibration
+    inputs), in ONNX Runtime's QDQ format: ``QuantizeLinear`` /
+    ``DequantizeLinear`` pairs around every quantisable operation, which
+    ONNX Runtime runs as int8 kernels (``QLinearConv`` ...).
+
+    Args:
+        onnx_path (str): The fp32 graph (one input).
+        out_path (str): The ``.onnx`` file to write.
+        calibration_inputs (Sequence[Tensor]): Inputs of the graph, as
+            inference feeds them (preprocessed pairs); each is one run.
+        calibrate_method (str): How activation ranges are taken from the
+            calibration runs: ``'minmax'``, ``'percentile'`` (99.999%) or
+            ``'entropy'`` (ONNX Runtime's methods). Default: ``'minmax'``.
+
+    Returns:
+        str: ``out_path``.
+    """
+    import_onnxruntime()
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+    if not calibration_inputs:
+        raise ValueError('int8 quantisation needs at least one calibration '
+                         'input')
+    import onnx
+    graph = onnx.load(onnx_path)
+    input_name = graph.graph.input[0].name
+    arrays = [
+        np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
+        for x in calibration_inputs
+    ]
+    root_logger = logging.getLogger()  # the quantiser warns per tensor
+    level = root_logger.level
+    root_logger.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if inline_constant_identities(graph):
+                onnx_path = osp.join(tmp, 'inlined.onnx')
+                onnx.save(graph, onnx_path)
+            quantize_static(
+                onnx_path,
+                out_path,
+                _CalibrationReader(input_name, arrays),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=dict(
+                    minmax=CalibrationMethod.MinMax,
+                    percentile=CalibrationMethod.Percentile,
+                    entropy=CalibrationMethod.Entropy)[calibrate_method])
+    finally:
+        root_logger.setLevel(level)
+    return out_path
+
+
 class OnnxRuntimeLogits:
     """An ONNX Runtime session called like the module it was exported from.
 
@@ -185,7 +321,10 @@ class OnnxRuntimeLogits:
     use), one chunk per thread at a time; a single chunk runs on a session
     with ``num_threads`` threads. Single-threaded sessions side by side are
     as fast as one multi-threaded session and, unlike it, do not drop to
-    one thread's speed for seconds at a time on small machines. Subnormal
+    one thread's speed for seconds at a time on small machines. The
+    multi-threaded session's threads do not spin between operations (on a
+    2-core machine shared with other work, spinning made batch 1 about 2x
+    slower, median over alternating runs). Subnormal
     floats are flushed to zero (changes below 1e-38; trained weights make
     many, and they are slow on x86 CPUs) and ONNX Runtime's memory pattern
     is off.
@@ -209,6 +348,8 @@ class OnnxRuntimeLogits:
         options.add_session_config_entry('session.set_denormal_as_zero', '1')
         options.enable_mem_pattern = False
         self.num_threads = options.intra_op_num_threads
+        options.add_session_config_entry('session.intra_op.allow_spinning',
+                                         '0')
         self.session = ort.InferenceSession(
             onnx_path, options, providers=['CPUExecutionProvider'])
         self.input_name = self.session.get_inputs()[0].name

@@ -1,0 +1,138 @@
+"""The fast path's int8 mode (FastChangeSegmentor(precision='int8'),
+mmcd.models.utils.onnx_export.quantize_int8): explicit, calibrated, close to
+the fp32 graph on a tiny model; tools/test.py --fast int8 reports the F1 of
+both graphs. No timing is asserted (benchmark_vs_original.py prints them)."""
+import os.path as osp
+import re
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmcd.datasets.synthetic import write_synthetic_cdd
+from mmcd.models.segmentors import FastChangeSegmentor
+from mmcd.registry import MODELS
+
+pytest.importorskip('onnxruntime')
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FC_SIAM_DIFF = osp.join(REPO, 'configs', '_base_', 'models',
+                        'fc-siam-diff_unet.py')
+TINY = dict(stage_channels=(4, 8, 8, 8))
+
+
+def tiny_model():
+    """FC-Siam-diff with 4-8 channels and trained-looking BatchNorm."""
+    init_default_scope('mmcd')
+    cfg = Config.fromfile(FC_SIAM_DIFF).model
+    cfg.backbone.update(TINY)
+    cfg.decode_head.update(TINY)
+    cfg.neck.in_channels = cfg.decode_head.in_channels = list(
+        TINY['stage_channels']) + [8]
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    return model.eval()
+
+
+def pairs(n, seed, size=32):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand((n, 6, size, size), generator=gen) * 255
+
+
+def test_int8_is_explicit_and_needs_calibration():
+    model = tiny_model()
+    assert FastChangeSegmentor(model).precision == 'fp32'
+    with pytest.raises(ValueError, match='precision'):
+        FastChangeSegmentor(model, precision='int4')
+    fast = FastChangeSegmentor(model, precision='int8', strict=True)
+    with pytest.raises(RuntimeError, match='calibrat'):
+        fast(pairs(1, 0), mode='tensor')
+
+
+@pytest.mark.slow
+def test_int8_logits_agree_with_fp32():
+    """Calibrated on other pairs of the same kind, the int8 graph's logits
+    stay within 10% of the largest fp32 logit and its masks agree on >= 97%
+    of the pixels; the graph is rebuilt from new weights."""
+    model = tiny_model()
+    fp32 = FastChangeSegmentor(model, strict=True)
+    int8 = FastChangeSegmentor(model, precision='int8', strict=True,
+                               calibrate_method='minmax')
+    int8.calibrate(list(pairs(8, 1).split(2)))
+    x = pairs(3, 2)
+    with torch.inference_mode():
+        expected = fp32(x, mode='tensor')
+        got = int8(x, mode='tensor')
+    assert int8.runtime.startswith('ONNX Runtime (int8, calibrated on 8 '
+                                   'pairs, ')
+    assert got.shape == expected.shape
+    scale = float(expected.abs().max())
+    assert float((got - expected).abs().max()) < 0.1 * scale
+    agree = (got.argmax(1) == expected.argmax(1)).float().mean()
+    assert agree >= 0.97
+    # not the fp32 graph under another name
+    assert float((got - expected).abs().max()) > 1e-6
+    # new weights: exported and quantised again
+    model.load_state_dict({k: v * 0 if k.endswith('conv_seg.bias') else v
+                           for k, v in model.state_dict().items()})
+    assert int8.runtime is None
+
+
+@pytest.mark.slow
+def test_test_tool_fast_int8_reports_both_f1(tmp_path):
+    """tools/test.py --fast int8 calibrates on the training split and logs
+    the int8 and fp32 F1; --fast int8 with --no-fast is refused."""
+    from cli_helpers import run_python
+    from test_tools.tool_test_utils import build_lsnet, save_checkpoint
+    data_root = str(tmp_path / 'toy')
+    write_synthetic_cdd(data_root, num_train=3, num_val=0, num_test=2,
+                        size=32, seed=4)
+    ckpt = save_checkpoint(build_lsnet(), tmp_path / 'lsnet.pth')
+    config = osp.join(REPO, 'configs', 'lsnet',
+                      'lsnet_difffpn_1xb12-100e_cdd-256x256.py')
+    opts = ['--cfg-options']
+    for loader in ('train_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.dataset.data_root={data_root}',
+                 f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False']
+    tool = osp.join(REPO, 'tools', 'test.py')
+    log = run_python([tool, config, ckpt, '--work-dir', tmp_path / 'w',
+                      '--fast', 'int8', '--calib-pairs', '2'] + opts)
+    assert 'metrics computed with ONNX Runtime (int8, calibrated on 2 ' \
+        'pairs, percentile' in log
+    m = re.search(r'change F1: int8 ([0-9.]+), fp32 ([0-9.]+) \(int8 - '
+                  r'fp32: ([+-][0-9.]+)', log)
+    assert m, log[-3000:]
+    assert float(m[3]) == pytest.approx(float(m[1]) - float(m[2]), abs=1e-4)
+    log = run_python([tool, config, ckpt, '--no-fast', '--fast', 'int8'],
+                     ok=False)
+    assert 'contradict' in log
+
+
+def test_joint_norm_folds_into_the_depthwise_convolutions_exactly():
+    """The export copy's folded Context Guided Block gives the block's
+    output; the block itself keeps its BatchNorm."""
+    import copy
+
+    from mmcd.models.utils.context_guided_block import ContextGuidedBlock
+    from mmcd.models.utils.onnx_export import fold_joint_norm
+    torch.manual_seed(0)
+    block = ContextGuidedBlock(8, 8, dilation=2, reduction=4).eval()
+    norm = block.norm_joint
+    norm.running_mean.uniform_(-1, 1)
+    norm.running_var.uniform_(0.5, 2)
+    norm.weight.data.uniform_(0.5, 1.5)
+    norm.bias.data.uniform_(-0.5, 0.5)
+    folded = copy.deepcopy(block)
+    fold_joint_norm(folded)
+    x = torch.randn(2, 8, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), block(x), rtol=0, atol=1e-5)
+    assert isinstance(folded.norm_joint, torch.nn.Identity)
+    assert isinstance(block.norm_joint, torch.nn.BatchNorm2d)

@@ -1,0 +1,32 @@
+"""tools/analysis_tools/benchmark_vs_original.py on a tiny input: the original
+LSNet code (a checkout named by MMCD_LSNET_ORIGINAL; skipped without one),
+mmcd eager and the fast path get the same weights (logits equal within
+1e-4) and the README table is printed. Timings are printed, never asserted."""
+import os
+import os.path as osp
+import re
+
+import pytest
+
+from tool_test_utils import REPO, run_tool
+
+ORIGINAL = os.environ.get('MMCD_LSNET_ORIGINAL', '/tmp/lsnet_orig')
+
+pytest.importorskip('onnxruntime')
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not osp.isfile(osp.join(ORIGINAL, 'models', 'Models.py')),
+    reason='no checkout of qaz670756/LSNet (set MMCD_LSNET_ORIGINAL)')
+def test_same_logits_as_the_original_and_the_table():
+    _, log = run_tool([
+        osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_vs_original.py'),
+        ORIGINAL, '--shape', '32', '--batch-size', '2', '--inputs', 'noise',
+        '--repeats', '1', '--block', '1', '--no-int8'
+    ])
+    diffs = dict(re.findall(r'(eager|fast_fp32) +median .* max \|logit - '
+                            r'original\| ([0-9.e+-]+)', log))
+    assert set(diffs) == {'eager', 'fast_fp32'}, log[-3000:]
+    assert all(float(d) < 1e-4 for d in diffs.values())
+    assert re.search(r'\| noise \| 2 \| [0-9.]+ pairs/s \|', log)
