@@ -28,6 +28,11 @@ def parse_args():
         action='store_true',
         help='enable automatic-mixed-precision training')
     parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='train in the channels-last memory format (the config\'s '
+        '`channels_last = True`; ChannelsLastHook)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -89,7 +94,15 @@ def main():
     custom_hooks = list(cfg.get('custom_hooks') or [])
     if not any(str(h.get('type')).endswith('ExactResumeHook')
                for h in custom_hooks):
-        cfg.custom_hooks = custom_hooks + [dict(type='ExactResumeHook')]
+        custom_hooks.append(dict(type='ExactResumeHook'))
+    # channels-last memory format: the same results, faster on CPU
+    if args.channels_last:
+        cfg.channels_last = True
+    if cfg.get('channels_last', False) and not any(
+            str(h.get('type')).endswith('ChannelsLastHook')
+            for h in custom_hooks):
+        custom_hooks.append(dict(type='ChannelsLastHook'))
+    cfg.custom_hooks = custom_hooks
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -20,6 +20,10 @@ fast_model = dict(type='FastChangeSegmentor')
 # run's log dir
 # ExactResumeHook: --resume continues as the uninterrupted run (random
 # states, the resumed run's schedule length; see the README)
+# `channels_last = True` in a config (or tools/train.py --channels-last)
+# trains in the channels-last memory format (ChannelsLastHook): the same
+# results up to float rounding, faster where depthwise convolutions dominate
+# (LSNet's model config sets it)
 custom_hooks = [
     dict(type='ChangeCheckpointMetaHook'),
     dict(type='ChangeReportHook'),

@@ -16,8 +16,18 @@ the threads used and peak memory. Give the trained checkpoint: trained weights
 behave differently from a random initialisation (subnormal floats, logit
 magnitudes). On a GPU (``--device cuda``) it times the eager model only (the
 fast path is for CPUs) and reports ``torch.cuda.max_memory_allocated``.
+
+With ``--train`` it times training steps instead (``model.train_step``: the
+data preprocessor, forward, losses, backward and the config's optimiser step,
+on one synthetic batch made beforehand, so without data loading) and reports
+training pairs per second, eager and, with ``--channels-last`` / ``--amp``
+(CUDA), in those modes too, all alternating in one process::
+
+    python tools/analysis_tools/benchmark.py CONFIG --train \\
+        [--batch-size 4] [--channels-last] [--amp] [--repeats 5]
 """
 import argparse
+import copy
 import os
 import resource
 import statistics
@@ -27,14 +37,18 @@ import time
 import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
 import numpy as np
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 from mmseg.apis import init_model
 from mmseg.structures import SegDataSample
 
 from mmcd.datasets.synthetic import make_synthetic_pair
 from mmcd.models.segmentors import FastChangeSegmentor
 from mmcd.models.utils import ChangeLogits, fast_path_problem, pair_channels
+from mmcd.registry import MODELS
 
 
 def parse_args():
@@ -60,6 +74,15 @@ def parse_args():
         help='cpu or cuda (default: cuda when available)')
     parser.add_argument(
         '--no-fast', action='store_true', help='time the eager model only')
+    parser.add_argument(
+        '--train', action='store_true',
+        help='time training steps (forward, backward, optimiser step)')
+    parser.add_argument(
+        '--channels-last', action='store_true',
+        help='--train: also time the channels-last memory format')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='--train: also time mixed precision (CUDA)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value pairs')
@@ -156,6 +179,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     MMLogger.get_instance('mmengine', log_level='WARNING')
+    if args.train:
+        return main_train(args, shape)
     model = init_model(args.config, args.checkpoint, args.device,
                        args.cfg_options)
     fast_logits = None
@@ -186,6 +211,131 @@ def main():
         print('\n'.join(lines))
     print(f'peak resident memory of the process (both modes): '
           f'{peak_rss_mib():.0f} MiB')
+
+
+# ------------------------------------------------------------ --train
+
+
+def train_batch(model, batch, shape, seed=0):
+    """One training batch as the train dataloader gives it (before the data
+    preprocessor): synthetic pairs (uint8, ``2C x H x W``) and their change
+    masks."""
+    rng = np.random.default_rng(seed)
+    channels = pair_channels(model) // 2
+    rgb = np.arange(channels) % 3  # not RGB: repeat or cut the RGB channels
+    inputs, samples = [], []
+    for _ in range(batch):
+        img_a, img_b, mask = make_synthetic_pair(rng, max(shape))
+        pair = np.concatenate([img_a[..., rgb], img_b[..., rgb]], 2)
+        pair = pair[:shape[0], :shape[1]]
+        inputs.append(torch.from_numpy(pair).permute(2, 0, 1).contiguous())
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=torch.from_numpy(
+            mask[:shape[0], :shape[1]].astype(np.int64))[None])
+        sample.set_metainfo(dict(img_shape=shape, ori_shape=shape))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def train_modes(cfg, device, amp, channels_last):
+    """``[(name, model, optim_wrapper)]``: the config's model (one random
+    initialisation, copied to every mode) and optimiser wrapper, eager and,
+    where they apply, with AMP (CUDA; mmengine's ``AmpOptimWrapper``) and
+    channels-last memory format."""
+    init_default_scope(cfg.get('default_scope', 'mmcd'))
+    base = MODELS.build(cfg.model)
+    base.init_weights()
+    base.to(device).train()
+    variants = [('eager', False, False)]
+    if channels_last:
+        variants.append(('channels-last', False, True))
+    if amp and device.startswith('cuda'):
+        variants.append(('amp', True, False))
+        if channels_last:
+            variants.append(('amp+cl', True, True))
+    elif amp:
+        print('--amp: mmengine\'s AmpOptimWrapper needs CUDA; timing fp32 '
+              'only')
+    modes = []
+    for name, use_amp, use_cl in variants:
+        model = copy.deepcopy(base)
+        if use_cl:
+            model.to(memory_format=torch.channels_last)
+        wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+        if use_amp:
+            wrapper_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')
+        modes.append((name, model, build_optim_wrapper(model, wrapper_cfg)))
+    return modes
+
+
+def benchmark_train(cfg, batch, shape, repeats, warmup, device, amp=False,
+                    channels_last=False, block=2):
+    """Time training steps (``model.train_step``: data preprocessor,
+    forward, losses, backward, optimiser step; the batch is made once, so no
+    data loading) of each mode, alternating in blocks; returns the printed
+    lines and ``{mode: dict(pairs_per_s, peak_mib)}`` (peak GPU memory of
+    the mode's warm-up steps, every mode's model being resident; None on
+    CPU)."""
+    modes = train_modes(cfg, device, amp, channels_last)
+    data = train_batch(modes[0][1], batch, shape)
+    cuda = device.startswith('cuda')
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    peak = {}
+
+    def step(model, wrapper):
+        start = time.perf_counter()
+        model.train_step(data, wrapper)
+        sync()
+        return time.perf_counter() - start
+
+    for name, model, wrapper in modes:
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        for _ in range(warmup):
+            step(model, wrapper)
+        if cuda:
+            peak[name] = torch.cuda.max_memory_allocated() / 2**20
+    times = {name: [] for name, _, _ in modes}
+    while len(times[modes[-1][0]]) < repeats:
+        for name, model, wrapper in modes:  # alternating: same load
+            for _ in range(min(block, repeats - len(times[name]))):
+                times[name].append(step(model, wrapper))
+    lines = [f'training, batch {batch}, {shape[0]}x{shape[1]} (data '
+             'preprocessor, forward, losses, backward, optimiser step):']
+    figures = {}
+    eager = statistics.median(times['eager'])
+    for name, _, _ in modes:
+        median = statistics.median(times[name])
+        figures[name] = dict(pairs_per_s=batch / median,
+                             peak_mib=peak.get(name))
+        lines.append(
+            f'  {name:<13} median {median * 1e3:9.1f} ms/step   p90 '
+            f'{np.percentile(times[name], 90) * 1e3:9.1f} ms   '
+            f'{batch / median:7.2f} pairs/s   {eager / median:5.2f}x eager' +
+            (f'   peak GPU memory {peak[name]:.0f} MiB'
+             if name in peak else ''))
+    return lines, figures
+
+
+def main_train(args, shape):
+    """``--train``: training pairs/s of the config's model."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    print(f'{args.config}  device {args.device}  torch threads '
+          f'{torch.get_num_threads()}  (median/p90 of {args.repeats} steps '
+          f'after {args.warmup} warm-up steps per mode, modes alternating)')
+    if cfg.get('channels_last', False):
+        print('the config trains channels-last (tools/train.py): its speed '
+              'is the channels-last row; eager is the default NCHW format')
+    print('load average before timing (other processes share the CPU): ' +
+          ' '.join(f'{v:.2f}' for v in os.getloadavg()))
+    for batch in args.batch_size:
+        lines, _ = benchmark_train(cfg, batch, shape, args.repeats,
+                                   args.warmup, args.device, args.amp,
+                                   args.channels_last)
+        print('\n'.join(lines))
+    print(f'peak resident memory of the process: {peak_rss_mib():.0f} MiB')
 
 
 if __name__ == '__main__':

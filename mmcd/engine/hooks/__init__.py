@@ -1,4 +1,5 @@
 from .change_report_hook import ChangeReportHook
+from .channels_last_hook import ChannelsLastHook
 from .change_visualization_hook import ChangeVisualizationHook
 from .checkpoint_meta_hook import (ChangeCheckpointMetaHook,
                                    change_decision_threshold)
@@ -7,6 +8,6 @@ from .weights_match_hook import WeightsMatchHook
 
 __all__ = [
     'ChangeReportHook', 'ChangeVisualizationHook', 'ChangeCheckpointMetaHook',
-    'ExactResumeHook',
+    'ExactResumeHook', 'ChannelsLastHook',
     'change_decision_threshold', 'WeightsMatchHook'
 ]
