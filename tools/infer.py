@@ -25,6 +25,7 @@ from mmengine.config import Config, DictAction
 from mmcd.apis import ChangeInferencer, SceneChangePredictor
 from mmcd.apis.change_inferencer import find_config
 from mmcd.apis.scene_io import limit_heap_growth
+from mmcd.datasets.transforms import LABEL_ENCODINGS
 
 
 def parse_args(argv=None):
@@ -54,8 +55,9 @@ def parse_args(argv=None):
                         'masks named like the pairs (--folders): overlays '
                         'show TP green, FP red, FN blue; needs --overlay')
     parser.add_argument('--label-encoding', default='0-255',
-                        choices=['0-255', '0-1'],
-                        help='encoding of the reference masks')
+                        choices=list(LABEL_ENCODINGS),
+                        help='encoding of the reference masks (0-255: change '
+                        '>= 128; 0-1: change >= 1; 1-2: OSCD, 2 = change)')
     parser.add_argument('--batch-size', type=int, default=4,
                         help='pairs (or scene tiles) per forward pass')
     parser.add_argument('--threshold', type=float,

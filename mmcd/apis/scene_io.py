@@ -252,7 +252,11 @@ def open_scene(path: str, loader, what: str, bands=None, nodata=None,
             image = read_image(path, loader.backend_args, what, bands,
                                loader.dtype)
         else:
-            image = loader.load_date(path, what)
+            try:
+                image = loader.load_date(path, what)
+            except ValueError as e:  # the loader's band/dtype refusal
+                raise ValueError(f'{e} (for a scene: --bands B1 B2 ..., or '
+                                 '`bands=` of SceneChangePredictor)') from e
         return ArraySceneReader(image, path, nodata)
     raise ValueError(f'scene {path}: unsupported format {suffix!r}; use '
                      f'{", ".join(RASTER_SUFFIXES + PLAIN_SUFFIXES)}')

@@ -194,3 +194,21 @@ def test_folders_of_mixed_sizes_are_batched_by_size(local_model, tmp_path):
         [(str(tmp_path / 'A' / f'p{i}.png'), str(tmp_path / 'B' / f'p{i}.png'))
          for i in range(6)], batch_size=4)
     assert [p.shape for p in probs] == sizes
+
+
+def test_every_label_encoding_is_offered_for_references():
+    """--label-encoding offers each encoding the mask loader knows (OSCD's
+    '1-2' included), and nothing else."""
+    import importlib.util
+
+    from mmcd.datasets.transforms import LABEL_ENCODINGS
+    spec = importlib.util.spec_from_file_location(
+        'mmcd_test_infer_cli', osp.join(REPO, 'tools', 'infer.py'))
+    infer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer)
+    base = ['cfg.py', 'ckpt.pth', '--pair', 'a.png', 'b.png', '--out', 'o']
+    for encoding in LABEL_ENCODINGS:
+        args = infer.parse_args(base + ['--label-encoding', encoding])
+        assert args.label_encoding == encoding
+    with pytest.raises(SystemExit):
+        infer.parse_args(base + ['--label-encoding', '0-2'])

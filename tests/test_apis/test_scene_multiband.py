@@ -142,6 +142,17 @@ def test_band_count_and_dtype_must_be_what_the_model_takes(
     for part in ('a8.tif has 4 uint8 bands', 'takes 3 bands per date',
                  '--bands 1 2 3'):
         assert part in str(e.value)
+    # the same as 4-band PNGs: the loader's refusal, naming --bands too
+    for name, img in (('a8.png', rgbn[0]), ('b8.png', rgbn[1])):
+        with rasterio.open(tmp_path / name, 'w', driver='PNG',
+                           width=img.shape[1], height=img.shape[0], count=4,
+                           dtype='uint8') as dst:
+            dst.write(img.transpose(2, 0, 1))
+    with pytest.raises(ValueError) as e:
+        SceneChangePredictor(inferencer, tile=32, overlap=8)(
+            str(tmp_path / 'a8.png'), str(tmp_path / 'b8.png'),
+            str(tmp_path / 'd.tif'))
+    assert 'a8.png' in str(e.value) and '--bands' in str(e.value)
     # uint16 scenes for the uint8 model: refused, naming both types
     with pytest.raises(ValueError, match='a.tif is uint16 but the config '
                        'expects uint8'):
