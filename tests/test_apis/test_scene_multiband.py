@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import raster_helpers
 from api_test_utils import make_pair
 from conftest import LOCAL_CFG, save_local_model
 from mmengine.config import Config
@@ -29,13 +30,10 @@ MEAN, STD = 2000., 800.
 
 
 def write_tif(path, img, crs='EPSG:32631', transform=TRANSFORM, nodata=None):
-    with rasterio.open(path, 'w', driver='GTiff', height=img.shape[0],
-                       width=img.shape[1], count=img.shape[2],
-                       dtype=img.dtype.name, crs=crs, transform=transform,
-                       tiled=True, blockxsize=32, blockysize=32,
-                       compress='deflate', nodata=nodata) as ds:
-        ds.write(np.moveaxis(img, -1, 0))
-    return str(path)
+    """A tiled, compressed GeoTIFF on the test grid."""
+    return raster_helpers.write_tif(
+        path, img, crs=crs, transform=transform, tiled=True, blockxsize=32,
+        blockysize=32, compress='deflate', nodata=nodata)
 
 
 def uint16_pair(seed=5, h=H, w=W):

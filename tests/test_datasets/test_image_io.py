@@ -1,6 +1,5 @@
 """Reading images as stored (issue 11): every case of the issue gives the
 right result or an error naming the file and what to change."""
-import warnings
 
 import cv2
 import numpy as np
@@ -8,31 +7,12 @@ import pytest
 import rasterio
 from cd_test_utils import imwrite
 from PIL import Image
-from rasterio.errors import NotGeoreferencedWarning
+from raster_helpers import write_tif
 
 from mmcd.datasets.transforms import (LoadChangeAnnotation,
                                       LoadImagePairFromFile)
 from mmcd.datasets.transforms.image_io import (display_rgb, read_image,
                                                select_bands)
-
-
-def write_tif(path, img, **profile):
-    """Write ``H x W x C`` as a (non-georeferenced) GTiff with GDAL's
-    defaults (a 4-band uint8 file gets band 4 flagged alpha)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w, c = img.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        with rasterio.open(path,
-                           'w',
-                           driver='GTiff',
-                           width=w,
-                           height=h,
-                           count=c,
-                           dtype=img.dtype,
-                           **profile) as ds:
-            ds.write(np.moveaxis(img, -1, 0))
-    return str(path)
 
 
 def write_png16(path, img):

@@ -4,16 +4,14 @@ with a config built here (bands, dtype, band statistics, jitter)."""
 import glob
 import os
 import os.path as osp
-import warnings
 
 import cv2
 import numpy as np
 import pytest
-import rasterio
 from PIL import Image
-from rasterio.errors import NotGeoreferencedWarning
 
 from cli_helpers import run_python
+from raster_helpers import write_tif
 
 pytestmark = pytest.mark.slow
 
@@ -89,21 +87,6 @@ default_hooks = dict(
 '''
 
 
-def _write_tif(path, img):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w, c = img.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        with rasterio.open(path,
-                           'w',
-                           driver='GTiff',
-                           width=w,
-                           height=h,
-                           count=c,
-                           dtype=img.dtype) as ds:
-            ds.write(np.moveaxis(img, -1, 0))
-
-
 def _write_split(root, split, num, rng, size=24):
     for i in range(num):
         a = rng.integers(500, 3000, (size, size, BANDS), dtype=np.uint16)
@@ -111,8 +94,8 @@ def _write_split(root, split, num, rng, size=24):
         mask = np.zeros((size, size), np.uint8)
         mask[4:14, 6:18] = 1
         b[mask == 1] += 4000  # the change: brighter in every band
-        _write_tif(root / split / 'A' / f'{i}.tif', a)
-        _write_tif(root / split / 'B' / f'{i}.tif', b)
+        write_tif(root / split / 'A' / f'{i}.tif', a)
+        write_tif(root / split / 'B' / f'{i}.tif', b)
         (root / split / 'label').mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / split / 'label' / f'{i}.png'), mask * 255)
 
@@ -186,7 +169,7 @@ def test_train_test_infer_on_uint16_13_band_pairs(tmp_path):
                          '*.png')) == [str(pred / 'mask' / '0.png')]
 
     # a file that does not match the config is refused by name
-    _write_tif(data / 'odd' / 'A.tif',
+    write_tif(data / 'odd' / 'A.tif',
                rng.integers(0, 3000, (24, 24, 4), dtype=np.uint16))
     out = run_python([
         osp.join(REPO, 'tools', 'infer.py'), cfg, ckpt, '--pair',

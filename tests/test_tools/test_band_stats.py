@@ -1,35 +1,18 @@
 """tools/analysis_tools/band_stats.py: per-band statistics for the
 data_preprocessor, in bounded memory."""
 import re
-import warnings
 
 import cv2
 import numpy as np
 import pytest
-import rasterio
 from mmengine.config import Config
-from rasterio.errors import NotGeoreferencedWarning
 from tool_test_utils import load_tool
+from raster_helpers import write_tif
 
 
 @pytest.fixture(scope='module')
 def band_stats():
     return load_tool('analysis_tools', 'band_stats.py')
-
-
-def _write_tif(path, img):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w, c = img.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        with rasterio.open(path,
-                           'w',
-                           driver='GTiff',
-                           width=w,
-                           height=h,
-                           count=c,
-                           dtype=img.dtype) as ds:
-            ds.write(np.moveaxis(img, -1, 0))
 
 
 def _dataset(root, num=3, bands=4, size=12, seed=0):
@@ -41,7 +24,7 @@ def _dataset(root, num=3, bands=4, size=12, seed=0):
     for i in range(num):
         for d in dates:
             img = (rng.random((size, size, bands)) * scale).astype(np.uint16)
-            _write_tif(root / d / f'{i}.tif', img)
+            write_tif(root / d / f'{i}.tif', img)
             dates[d].append(img)
         label = np.zeros((size, size), np.uint8)
         label[:3, :3] = 255
