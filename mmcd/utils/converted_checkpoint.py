@@ -46,6 +46,38 @@ def save_converted_checkpoint(state_dict: dict, src: str, dst: str,
     atomic_write_bytes(dst, buffer.getvalue())
 
 
+def _is_tensor_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(
+        isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def find_state_dict(obj, path: str, keys=('state_dict', 'model'),
+                    what: str = '') -> dict:
+    """The state dict in a loaded checkpoint ``obj``: the dict of tensors
+    under the first of ``keys`` it has, or ``obj`` itself if it is one;
+    otherwise a ``ValueError`` naming ``path`` and what was looked for."""
+    if isinstance(obj, dict):
+        for key in keys:
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+        if _is_tensor_dict(obj):
+            return obj
+    looked = ' / '.join(f'"{k}"' for k in keys)
+    raise ValueError(f'{path} holds no {what}state dict of tensors (looked '
+                     f'under {looked}, and for a bare dict of tensors)')
+
+
+def load_state_dict_file(path: str, keys=('state_dict', 'model'),
+                         what: str = '') -> dict:
+    """:func:`find_state_dict` of the checkpoint file ``path``, loaded
+    weights-only (tensors and plain data; nothing in the file runs)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    obj = torch.load(path, map_location='cpu', weights_only=True)
+    return find_state_dict(obj, path, keys, what)
+
+
 def strip_module_prefix(state_dict: dict) -> OrderedDict:
     """``state_dict`` without the ``module.`` prefix a ``DataParallel``
     model's keys carry."""

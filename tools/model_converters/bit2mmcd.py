@@ -23,12 +23,12 @@ The result loads strictly into ``configs/bit/bit_r18_1xb8-200e_levircd-
 ``--cfg-options model.neck.dec_head_channels=8``.
 """
 import argparse
-import os.path as osp
 import re
 from collections import OrderedDict
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             load_state_dict_file,
                                              rename_state_dict,
                                              save_converted_checkpoint,
                                              strip_module_prefix)
@@ -107,27 +107,11 @@ def convert_bit(state_dict):
 
 
 def load_original_checkpoint(path):
-    """The state dict in an official BIT checkpoint file.
-
-    Args:
-        path (str): BIT's ``best_ckpt.pt`` / ``last_ckpt.pt`` (state dict
-            under ``model_G_state_dict``) or a bare state dict.
-
-    Returns:
-        dict: The original state dict.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    obj = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(obj, dict):
-        for key in ('model_G_state_dict', 'state_dict'):
-            if isinstance(obj.get(key), dict):
-                return obj[key]
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ValueError(
-        f'{path} holds no BIT state dict (expected a dict with '
-        '"model_G_state_dict", as BIT_CD\'s trainer saves, or a state dict)')
+    """The state dict in an official BIT checkpoint file: BIT's
+    ``best_ckpt.pt`` / ``last_ckpt.pt`` (under ``model_G_state_dict``, as
+    BIT_CD's trainer saves) or a bare state dict."""
+    return load_state_dict_file(
+        path, ('model_G_state_dict', 'state_dict'), what='BIT ')
 
 
 def parse_args():

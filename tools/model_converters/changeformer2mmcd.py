@@ -17,12 +17,12 @@ The converted checkpoint loads strictly into
 ``configs/changeformer/changeformer_v6-e256_1xb16-200e_*-256x256.py``.
 """
 import argparse
-import os.path as osp
 import re
 from collections import OrderedDict
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             load_state_dict_file,
                                              rename_state_dict,
                                              save_converted_checkpoint,
                                              strip_module_prefix)
@@ -123,32 +123,13 @@ def convert_changeformer(state_dict):
 
 
 def load_original_checkpoint(path):
-    """The state dict in an official ChangeFormer checkpoint file.
-
-    Args:
-        path (str): ``best_ckpt.pt`` / ``last_ckpt.pt`` (state dict under
-            ``model_G_state_dict``) or a bare state dict (also under
-            ``state_dict``).
-
-    Returns:
-        dict: The original state dict.
-    """
-    from mmcd.utils.checkpoint_safety import _numpy_globals
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    # the trainer pickles best_val_acc as a numpy scalar: allow exactly those
-    with torch.serialization.safe_globals(_numpy_globals()):
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(obj, dict):
-        for key in ('model_G_state_dict', 'state_dict'):
-            if isinstance(obj.get(key), dict):
-                return obj[key]
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ValueError(
-        f'{path} holds no ChangeFormer state dict (expected a dict with '
-        '"model_G_state_dict", as ChangeFormer\'s trainer saves, or a state '
-        'dict)')
+    """The state dict in an official ChangeFormer checkpoint file:
+    ``best_ckpt.pt`` / ``last_ckpt.pt`` (under ``model_G_state_dict``, as
+    ChangeFormer's trainer saves; its numpy ``best_val_acc`` loads because
+    importing mmcd allow-lists numpy scalars) or a bare state dict (also
+    under ``state_dict``)."""
+    return load_state_dict_file(
+        path, ('model_G_state_dict', 'state_dict'), what='ChangeFormer ')
 
 
 def parse_args():

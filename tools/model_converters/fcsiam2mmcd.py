@@ -18,11 +18,11 @@ The converted checkpoint loads strictly into the matching config (RGB
 models): ``configs/fcsiam/{fc-ef,fc-siam-conc,fc-siam-diff}_unet_*.py``.
 """
 import argparse
-import os.path as osp
 import re
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             load_state_dict_file,
                                              rename_state_dict,
                                              save_converted_checkpoint,
                                              strip_module_prefix)
@@ -101,16 +101,7 @@ def convert_fcsiam(state_dict, model=None):
 
 def load_original_checkpoint(path):
     """The state dict in an original checkpoint file (tensors only)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    obj = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ValueError(f'{path} holds no state dict of tensors')
+    return load_state_dict_file(path)
 
 
 def parse_args():

@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             find_state_dict,
                                              rename_state_dict,
                                              save_converted_checkpoint,
                                              strip_module_prefix)
@@ -231,14 +232,7 @@ def load_original_checkpoint(path):
             pickle_module=_ModuleOnlyPickle)
     if isinstance(obj, _PickledModule):
         return _module_state_dict(obj)
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(obj.get(key), dict):
-                return obj[key]
-        if all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ValueError(
-        f'{path} holds neither a pickled LSNet model nor a state dict')
+    return find_state_dict(obj, path, what='pickled LSNet model and no ')
 
 
 def parse_args():

@@ -28,6 +28,7 @@ import re
 import torch
 
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
+                                             find_state_dict,
                                              rename_state_dict,
                                              save_converted_checkpoint,
                                              strip_module_prefix)
@@ -125,15 +126,8 @@ def load_opencd_checkpoint(path):
     """The state dict in an open-cd checkpoint file (weights-only load)."""
     import mmcd  # noqa: F401  (allow-lists mmengine's checkpoint data)
     from mmcd.utils.checkpoint_safety import load_from_local
-    obj = load_from_local(path, map_location='cpu')
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(obj.get(key), dict):
-                return obj[key]
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ValueError(f'{path} holds no state dict (no state_dict / model '
-                     'key, and not a dict of tensors)')
+    return find_state_dict(load_from_local(path, map_location='cpu'), path,
+                           what='open-cd ')
 
 
 def parse_args():
