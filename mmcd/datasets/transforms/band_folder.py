@@ -19,6 +19,8 @@ from mmengine.logging import print_log
 
 from mmcd.registry import TRANSFORMS
 
+from .loading import put_pair
+
 SENTINEL2_BANDS = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08',
                    'B8A', 'B09', 'B10', 'B11', 'B12')
 """The 13 Sentinel-2 MSI bands in their usual order (B8A after B08): band
@@ -316,13 +318,7 @@ class LoadBandFolderPair(BaseTransform):
                              f'dtype: {dir_a} is {img_a.dtype}, {dir_b} is '
                              f'{img_b.dtype}')
         img_b = self._match_size(img_a, img_b, dir_a, dir_b)
-        img = np.concatenate([img_a, img_b], axis=2)
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
-        return results
+        return put_pair(results, img_a, img_b, self.to_float32)
 
     def _match_size(self, img_a, img_b, dir_a, dir_b) -> np.ndarray:
         (ha, wa), (hb, wb) = img_a.shape[:2], img_b.shape[:2]

@@ -86,6 +86,19 @@ def _luma(img: np.ndarray) -> np.ndarray:
     return grey.astype(img.dtype)[..., None]
 
 
+def put_pair(results: dict, img_a: np.ndarray, img_b: np.ndarray,
+             to_float32: bool = False) -> dict:
+    """Set ``results['img']`` to the ``H x W x 2C`` pair (date A first;
+    float32 if ``to_float32``) and its ``img_shape`` / ``ori_shape``."""
+    img = np.concatenate([img_a, img_b], axis=2)
+    if to_float32:
+        img = img.astype(np.float32)
+    results['img'] = img
+    results['img_shape'] = img.shape[:2]
+    results['ori_shape'] = img.shape[:2]
+    return results
+
+
 @TRANSFORMS.register_module()
 class LoadImagePairFromFile(BaseTransform):
     """Load the two dates of a change-detection pair as one ``H x W x 2C``
@@ -279,17 +292,7 @@ class LoadImagePairFromFile(BaseTransform):
                 f'the two dates of a pair must have the same dtype: date A '
                 f'{path_a} is {img_a.dtype}, date B {path_b} is '
                 f'{img_b.dtype}')
-        return self._put_pair(results, img_a, img_b)
-
-    def _put_pair(self, results: dict, img_a: np.ndarray,
-                  img_b: np.ndarray) -> dict:
-        img = np.concatenate([img_a, img_b], axis=2)
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
-        return results
+        return put_pair(results, img_a, img_b, self.to_float32)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(bands={self.bands}, '
@@ -353,7 +356,7 @@ class ChangeInferencerLoader(LoadImagePairFromFile):
                 'the two dates of a pair must have the same shape and dtype; '
                 f'date A is {imgs[0].shape} {imgs[0].dtype}, date B is '
                 f'{imgs[1].shape} {imgs[1].dtype}')
-        return self._put_pair(results, *imgs)
+        return put_pair(results, *imgs, self.to_float32)
 
 
 def _shape_str(img: np.ndarray) -> str:
