@@ -61,9 +61,19 @@ def parse_args(argv=None):
                         help='width of the column stripes a scene is '
                         'processed in')
     parser.add_argument('--bands', type=int, nargs='+',
-                        help='1-based bands to use (default: all)')
-    parser.add_argument('--nodata', type=float,
-                        help='value marking nodata in all bands')
+                        help='1-based bands to use, in the model\'s channel '
+                        'order (default: the bands of the config\'s loader, '
+                        'else all)')
+    parser.add_argument('--nodata', type=float, nargs='+',
+                        help='nodata value, one for all bands or one per band '
+                        'used, besides what the files declare')
+    parser.add_argument('--align', action='store_true',
+                        help='read date B on date A\'s grid (tools/infer.py '
+                        '--scene --align)')
+    parser.add_argument('--align-resampling', default='bilinear',
+                        choices=['nearest', 'bilinear', 'cubic',
+                                 'cubic_spline', 'lanczos', 'average'],
+                        help='--align: resampling of date B')
     parser.add_argument('--threshold', type=float,
                         help='decision threshold on P(changed); default: '
                         'the checkpoint\'s')
@@ -166,7 +176,8 @@ def main(argv=None):
     predictor = SceneChangePredictor(
         inferencer, tile=args.tile, overlap=args.overlap,
         batch_size=args.batch_size, bands=args.bands, nodata=args.nodata,
-        stripe_width=args.stripe_width)
+        stripe_width=args.stripe_width, align=args.align,
+        resampling=args.align_resampling)
     results = []
     for path_a, path_b, name in scenes[rank::world_size]:
         start = time.perf_counter()

@@ -131,3 +131,28 @@ def test_scene_list_paths_names_and_errors(scene_list, tmp_path):
         with pytest.raises(error) as info:
             read_scene_list(str(bad))
         assert message in str(info.value) and str(bad) in str(info.value)
+
+
+def test_scene_options_reach_the_predictor(local_model, scene_list, tmp_path,
+                                           monkeypatch):
+    """--bands, per-band --nodata and --align are handed to
+    SceneChangePredictor as tools/infer.py --scene hands them."""
+    config, ckpt = local_model
+    tool = load_dist_infer()
+    seen = {}
+
+    class Recorder:
+        def __init__(self, inferencer, **kwargs):
+            seen.update(kwargs)
+
+        def __call__(self, *args, **kwargs):
+            raise SystemExit(0)  # options checked; no prediction needed
+
+    monkeypatch.setattr(tool, 'SceneChangePredictor', Recorder)
+    with pytest.raises(SystemExit):
+        tool.main([config, ckpt, '--scenes', str(scene_list), '--out',
+                   str(tmp_path / 'out'), '--no-fast', '--bands', '3', '2',
+                   '1', '--nodata', '0', '0', '255', '--align',
+                   '--align-resampling', 'nearest'])
+    assert seen['bands'] == [3, 2, 1] and seen['nodata'] == [0, 0, 255]
+    assert seen['align'] is True and seen['resampling'] == 'nearest'
