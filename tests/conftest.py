@@ -26,3 +26,16 @@ def real_samples() -> Path:
         pytest.skip(f'real samples not available ({REAL_SAMPLES}; set '
                     'MMCD_REAL_SAMPLES)')
     return REAL_SAMPLES
+
+
+#: The fast path's backends and the start of the runtime name they give
+#: (``FastChangeSegmentor.runtime``).
+FAST_BACKENDS = dict(openvino='OpenVINO', onnxruntime='ONNX Runtime')
+
+
+@pytest.fixture(params=list(FAST_BACKENDS))
+def fast_backend(request):
+    """``(backend, runtime name)`` of each fast-path backend; skipped when
+    it is not installed."""
+    pytest.importorskip(request.param)
+    return request.param, FAST_BACKENDS[request.param]

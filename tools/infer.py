@@ -106,7 +106,7 @@ def parse_args(argv=None):
                         help='hide the progress bar')
     parser.add_argument('--no-fast', action='store_true',
                         help='run the eager PyTorch model instead of the '
-                        'fast inference path (ONNX Runtime on CPU)')
+                        'fast inference path (OpenVINO or ONNX Runtime on CPU)')
     parser.add_argument('--allow-partial-weights', action='store_true',
                         help='run even when the checkpoint\'s weights do '
                         'not fit the model (missing, unexpected or '

@@ -9,14 +9,16 @@ folder of the test set never are written to. ``--format-only --out DIR``
 writes the masks of an unlabelled test set (no mask is read). A table of Precision,
 Recall, F1 and IoU per pair, worst F1 first, is written to
 ``<work dir>/<timestamp>/per_image_test.csv``.
-On CPU the network runs in ONNX Runtime: the config's ``fast_model``
-(``FastChangeSegmentor``, from ``configs/_base_/default_runtime.py``) wraps
-``model`` as mmseg's ``--tta`` wraps it in ``tta_model``; the logits equal the
-eager model's within 1e-4 (the README's Speed section has the measurements).
+On CPU the network runs in OpenVINO (or ONNX Runtime, ``--fast-backend``):
+the config's ``fast_model`` (``FastChangeSegmentor``, from
+``configs/_base_/default_runtime.py``) wraps ``model`` as mmseg's ``--tta``
+wraps it in ``tta_model``; the logits equal the eager model's within 1e-4 (the
+README's Speed section has the measurements).
 ``--no-fast`` tests the eager PyTorch model; on a GPU it is always eager. The
-log names the runtime that computed the metrics. ``--fast int8`` runs a
-statically quantised graph instead (calibrated on ``--calib-pairs`` pairs of
-the config's training split, nothing written to disk) and then also scores the
+log names the runtime that computed the metrics. ``--fast bf16`` runs the
+graph with bfloat16 arithmetic (OpenVINO), ``--fast int8`` a statically
+quantised graph (ONNX Runtime; calibrated on ``--calib-pairs`` pairs of the
+config's training split, nothing written to disk); both then also score the
 fp32 graph on the same test set, logging both F1s and their difference.
 """
 import argparse
@@ -70,12 +72,19 @@ def parse_args():
         'that computed the metrics')
     parser.add_argument(
         '--fast',
-        choices=['fp32', 'int8'],
+        choices=['fp32', 'bf16', 'int8'],
         default='fp32',
-        help='precision of the ONNX Runtime graph on CPU (default fp32, the '
-        'eager model\'s logits within 1e-4); int8: statically quantised, '
-        'calibrated on pairs of the training split, and the fp32 graph\'s F1 '
-        'is reported beside it')
+        help='precision of the fast graph on CPU (default fp32, the eager '
+        'model\'s logits within 1e-4); bf16: bfloat16 arithmetic (OpenVINO, '
+        'CPUs with bfloat16 instructions); int8: statically quantised (ONNX '
+        'Runtime), calibrated on pairs of the training split; for both the '
+        'fp32 graph\'s F1 is reported beside theirs')
+    parser.add_argument(
+        '--fast-backend',
+        choices=['auto', 'openvino', 'onnxruntime'],
+        default='auto',
+        help='runtime of the fast graph (default auto: OpenVINO for fp32 and '
+        'bf16 where it is installed, ONNX Runtime for int8)')
     parser.add_argument(
         '--calib-pairs',
         type=int,
@@ -216,6 +225,9 @@ def main():
     if args.no_fast and args.fast != 'fp32':
         raise ValueError(f'--no-fast and --fast {args.fast} contradict each '
                          'other: choose one')
+    if args.no_fast and args.fast_backend != 'auto':
+        raise ValueError(f'--no-fast and --fast-backend {args.fast_backend} '
+                         'contradict each other: choose one')
     if args.calib_pairs < 1:
         raise ValueError(f'--calib-pairs must be >= 1, got {args.calib_pairs}')
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
@@ -265,13 +277,14 @@ def main():
             type='mmcd.FastChangeSegmentor')
         cfg.fast_model.module = cfg.model
         cfg.fast_model.precision = args.fast
+        cfg.fast_model.backend = args.fast_backend
         if args.fast == 'int8':
             cfg.fast_model.calibrate_method = args.calib_method
         cfg.model = cfg.fast_model
         # each process runs its own graph: no DistributedDataParallel
         cfg.model_wrapper_cfg = None
-        chosen = (f'the network in ONNX Runtime, {args.fast} (--no-fast for '
-                  'eager PyTorch)')
+        chosen = (f'the fast graph, {args.fast}, backend {args.fast_backend} '
+                  '(--no-fast for eager PyTorch)')
 
     runner = Runner.from_cfg(cfg)
     # before anything runs: never replace an input or, without
@@ -280,8 +293,8 @@ def main():
     check_test_outputs(runner.test_loop.dataloader.dataset,
                        {'--out': args.out, '--show-dir': show_dir},
                        args.overwrite)
-    int8 = getattr(runner.model, 'precision', None) == 'int8'
-    if int8:
+    precision = getattr(runner.model, 'precision', 'fp32')
+    if precision == 'int8':
         runner.model.calibrate(
             calibration_batches(cfg, runner.model, args.calib_pairs))
     runner.logger.info(
@@ -289,15 +302,17 @@ def main():
     metrics = runner.test()
     runtime = getattr(runner.model, 'runtime', None) or 'eager PyTorch'
     runner.logger.info(f'metrics computed with {runtime}')
-    if int8 and not args.format_only and 'F1' in (metrics or {}):
-        # the cost of int8, on the same test set
+    if (precision != 'fp32' and not args.format_only
+            and 'F1' in (metrics or {})):
+        # the cost of the reduced precision, on the same test set
         runner.model.precision = 'fp32'
         runner.model.reset()
         reference = score_again(runner, cfg.test_evaluator)
         runner.logger.info(
-            f'change F1: int8 {metrics["F1"]:.4f}, fp32 {reference["F1"]:.4f}'
-            f' (int8 - fp32: {metrics["F1"] - reference["F1"]:+.4f}; fp32 '
-            f'with {runner.model.runtime})')
+            f'change F1: {precision} {metrics["F1"]:.4f}, fp32 '
+            f'{reference["F1"]:.4f} ({precision} - fp32: '
+            f'{metrics["F1"] - reference["F1"]:+.4f}; fp32 with '
+            f'{runner.model.runtime})')
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ NestedUNetEncoder + NestedUNetDecoder + CAMHead(attention='ecam').
 Counts are the original code's (12,034,978 at c=32, 3,012,178 at c=16), per
 part; the decoder's wiring is checked against the original's node
 equations written out here; the loss against closed forms."""
+import copy
 import glob
 import math
 import os.path as osp
@@ -210,20 +211,23 @@ def test_loss_and_gradients_equal_the_original_formula(tiny):
 
 
 @pytest.mark.slow
-def test_fast_path_logits_equal_eager(tiny):
-    pytest.importorskip('onnxruntime')
+def test_fast_path_logits_equal_eager(tiny, fast_backend):
     from mmcd.models.segmentors import FastChangeSegmentor
-    fast = FastChangeSegmentor(tiny, strict=True)
+    fast = FastChangeSegmentor(tiny, backend=fast_backend[0], strict=True)
     # 0..1 inputs keep this untrained model's logits at the order of a
     # trained one's (float32 rounding grows with the logits)
     x = torch.rand(2, 6, 48, 32, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         expected = ChangeLogits(tiny)(x)
+        exact = ChangeLogits(copy.deepcopy(tiny).double())(x.double())
         got = fast(x, mode='tensor')
-    assert fast.runtime.startswith('ONNX Runtime')
+    assert fast.runtime.startswith(fast_backend[1])
     assert got.shape == expected.shape == (2, 2, 48, 32)
     assert 1 < expected.abs().max() < 100
-    assert (got - expected).abs().max() < 1e-4
+    # logits up to ~95: float32 rounding is ~1e-4 for eager PyTorch too, so
+    # the fast graph is held to eager's own distance from float64
+    eager_error = (expected.double() - exact).abs().max()
+    assert (got.double() - exact).abs().max() < 1.5 * eager_error + 1e-6
 
 
 def tool_options(data_root):

@@ -35,19 +35,23 @@ def rand_pairs(shape, seed):
 
 @pytest.fixture(scope='module')
 def models():
-    eager = build_lsnet()
-    return eager, FastChangeSegmentor(eager, strict=True)
+    eager = build_lsnet()  # ONNX Runtime: the chunk tests use its runner
+    return eager, FastChangeSegmentor(eager, backend='onnxruntime',
+                                      strict=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('shape', [(1, 6, 64, 64), (3, 6, 40, 56)])
-def test_fast_logits_equal_eager(models, shape):
+def test_fast_logits_equal_eager(models, shape, fast_backend):
     eager, fast = models
+    if fast_backend[0] != 'onnxruntime':
+        fast = FastChangeSegmentor(eager, backend=fast_backend[0],
+                                   strict=True)
     x = rand_pairs(shape, 1)
     with torch.inference_mode():
         expected = ChangeLogits(eager)(x)
         got = fast(x, mode='tensor')
-    assert fast.runtime.startswith('ONNX Runtime (fp32, ')
+    assert fast.runtime.startswith(f'{fast_backend[1]} (fp32, ')
     assert is_model_wrapper(fast) and fast.module is eager
     assert got.shape == expected.shape == (shape[0], 2, *shape[2:])
     assert (got - expected).abs().max() < 1e-4
@@ -256,8 +260,8 @@ def test_test_tool_names_the_runtime_and_gives_eager_metrics(tmp_path):
     opts = ['--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
             'test_dataloader.num_workers=0',
             'test_dataloader.persistent_workers=False']
-    runs = dict(fast=[], default_fast=['fast_model=None'],
-                eager=['--no-fast'])
+    runs = dict(fast=['--fast-backend', 'onnxruntime'],
+                default_fast=['fast_model=None'], eager=['--no-fast'])
     metrics = {}
     for name, extra in runs.items():
         work = tmp_path / name
@@ -271,10 +275,12 @@ def test_test_tool_names_the_runtime_and_gives_eager_metrics(tmp_path):
             assert 'metrics computed with eager PyTorch' in log
             assert 'fast inference: ONNX Runtime' not in log
         else:
-            assert 'testing with FastChangeSegmentor: the network in ' \
-                'ONNX Runtime' in log
+            backend = 'onnxruntime' if name == 'fast' else 'auto'
+            assert ('testing with FastChangeSegmentor: the fast graph, fp32, '
+                    f'backend {backend}') in log
+            runtime = 'ONNX Runtime' if name == 'fast' else 'OpenVINO'
             assert re.search(
-                r'metrics computed with ONNX Runtime \(fp32, \d+ threads\)',
+                rf'metrics computed with {runtime} \(fp32, \d+ threads\)',
                 log)
     for name in ('fast', 'default_fast'):
         for key in ('Precision', 'Recall', 'F1', 'IoU', 'OA', 'Kappa'):

@@ -7,7 +7,8 @@ For each batch size the network (backbone, neck, decode head: what
 ``tools/test.py`` runs per batch, without data loading) is timed on synthetic
 image pairs (:func:`mmcd.datasets.synthetic.make_synthetic_pair`, through the
 model's data preprocessor), eager PyTorch (``torch.inference_mode``) and the
-fast path (:class:`mmcd.models.segmentors.FastChangeSegmentor`, ONNX Runtime)
+fast path (:class:`mmcd.models.segmentors.FastChangeSegmentor`, OpenVINO or
+ONNX Runtime: ``--fast-backend``)
 **alternating in blocks of runs in one process**, so both see the same machine
 load (the first run of each block is not timed: each runtime's idle threads
 spin a little after a run). It prints latency median and p90, pairs per second
@@ -74,6 +75,10 @@ def parse_args():
         help='cpu or cuda (default: cuda when available)')
     parser.add_argument(
         '--no-fast', action='store_true', help='time the eager model only')
+    parser.add_argument(
+        '--fast-backend', choices=['auto', 'openvino', 'onnxruntime'],
+        default='auto', help='runtime of the fast path (default auto: '
+        'OpenVINO where installed)')
     parser.add_argument(
         '--train', action='store_true',
         help='time training steps (forward, backward, optimiser step)')
@@ -191,15 +196,16 @@ def main():
                   'eager model only')
         else:
             start = time.perf_counter()
-            fast_logits = FastChangeSegmentor(model,
-                                              strict=True).fast_logits()
-            print(f'fast path (ONNX Runtime) prepared in '
+            fast = FastChangeSegmentor(model, backend=args.fast_backend,
+                                       strict=True)
+            fast_logits = fast.fast_logits()
+            print(f'fast path ({fast.runtime}) prepared in '
                   f'{time.perf_counter() - start:.1f} s')
     elif not args.no_fast:
         print('the fast path is for CPUs: timing the eager model only')
     threads = torch.get_num_threads()
     print(f'{args.config}  device {args.device}  torch threads {threads}' +
-          (f'  ONNX Runtime threads {fast_logits.num_threads}'
+          (f'  fast path threads {fast_logits.num_threads}'
            if fast_logits is not None else '') +
           f'  (median/p90 of {args.repeats} runs after {args.warmup} '
           'warm-up runs, eager and fast alternating in blocks)')

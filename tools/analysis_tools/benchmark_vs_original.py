@@ -2,7 +2,8 @@
 
     python tools/analysis_tools/benchmark_vs_original.py ORIGINAL_DIR \\
         [--config CONFIG] [--checkpoint CKPT] [--batch-size 1 8] \\
-        [--inputs noise real] [--real-samples DIR] [--repeats 8]
+        [--inputs noise real] [--real-samples DIR] [--repeats 8] \\
+        [--fast ort_fp32 ov_fp32 ov_bf16 ort_int8]
 
 ORIGINAL_DIR is a checkout of github.com/qaz670756/LSNet (its ``models/``
 package is imported from there; nothing of it is copied). The original model
@@ -10,17 +11,19 @@ of the config's variant (diffFPN, thin diffFPN, denseFPN) and mmcd's get the
 same weights: the mmcd checkpoint given with ``--checkpoint``, mapped to the
 original's names with ``tools/model_converters/lsnet2mmcd.py``, or else a
 random initialisation of the original with non-trivial BatchNorm statistics,
-converted to mmcd with the same tool. Four runtimes are timed **alternating in
+converted to mmcd with the same tool. The runtimes are timed **alternating in
 blocks of runs** (the first run of each block untimed), so all see the same
-machine load: the original model, mmcd eager, mmcd fast fp32 and mmcd fast
-int8 (:class:`FastChangeSegmentor`, ONNX Runtime; int8 calibrated on
-synthetic pairs, not on the inputs timed). Inputs: ``noise`` (uniform 0..255)
+machine load: the original model, mmcd eager and mmcd's fast path
+(:class:`FastChangeSegmentor`): ONNX Runtime fp32, OpenVINO fp32 (the
+default), OpenVINO bf16 (where the CPU has bfloat16) and ONNX Runtime int8
+(calibrated on synthetic pairs, not on the inputs timed); ``--fast`` picks
+among them. Inputs: ``noise`` (uniform 0..255)
 and ``real`` (the real sample pairs of ``--real-samples``, read in place,
 cycled to fill a batch). It prints per runtime the median latency, pairs/s
 and CPU seconds per pair (all threads; steadier than wall time on a shared
 machine), the largest logit difference to the original, and, with real
 inputs, the change F1 of each runtime against the samples' labels and the
-agreement of the int8 and fp32 masks; at the end a Markdown table for the
+agreement of the bf16 and int8 masks with the eager fp32 masks; at the end a Markdown table for the
 README.
 """
 import argparse
@@ -52,6 +55,11 @@ ORIGINAL_CLASSES = dict(difffpn='LSNet_diffFPN',
                         thindifffpn='LSNet_thin_diffFPN',
                         densefpn='LSNet_denseFPN')
 NECK_VARIANTS = dict(DiffFPN='difffpn', DenseFPN='densefpn')
+#: The fast runtimes timed: (name, precision, backend).
+FAST_RUNTIMES = (('ort_fp32', 'fp32', 'onnxruntime'),
+                 ('ov_fp32', 'fp32', 'openvino'),
+                 ('ov_bf16', 'bf16', 'openvino'),
+                 ('ort_int8', 'int8', 'onnxruntime'))
 
 
 def parse_args():
@@ -79,6 +87,10 @@ def parse_args():
     parser.add_argument('--calib-pairs', type=int, default=8,
                         help='synthetic pairs to calibrate int8 on')
     parser.add_argument('--no-int8', action='store_true')
+    parser.add_argument(
+        '--fast', nargs='+', default=[n for n, _, _ in FAST_RUNTIMES],
+        choices=[n for n, _, _ in FAST_RUNTIMES],
+        help='fast runtimes to time (default: all)')
     parser.add_argument(
         '--bound', action='store_true',
         help='also measure memory bandwidth and matrix-multiply throughput '
@@ -284,20 +296,29 @@ def main():
     def original_logits(x):  # the original takes cat([A, B], 0)
         return original(torch.cat([x[:, :3], x[:, 3:]], 0))[-1]
 
-    eager = ChangeLogits(model)
-    fp32 = FastChangeSegmentor(model, num_threads=args.threads,
-                               strict=True).fast_logits()
-    runtimes = dict(original=original_logits, eager=eager, fast_fp32=fp32)
-    if not args.no_int8:
-        fast_int8 = FastChangeSegmentor(
-            model, precision='int8', num_threads=args.threads, strict=True)
-        fast_int8.calibrate(list(calib.split(1)))
-        runtimes['fast_int8'] = fast_int8.fast_logits()
+    runtimes = dict(original=original_logits, eager=ChangeLogits(model))
+    described = {}
+    for name, precision, backend in FAST_RUNTIMES:
+        if precision == 'int8' and args.no_int8 or name not in args.fast:
+            continue
+        fast = FastChangeSegmentor(model, precision=precision,
+                                   backend=backend, num_threads=args.threads,
+                                   strict=True)
+        if precision == 'int8':
+            fast.calibrate(list(calib.split(1)))
+        try:
+            runtimes[name] = fast.fast_logits()
+        except (ImportError, RuntimeError) as e:  # e.g. no bfloat16 here
+            print(f'{name} left out: {e}')
+            continue
+        described[name] = fast.runtime
     weights = args.checkpoint or 'random, non-trivial BatchNorm statistics'
     print(f'{args.config}\nweights: {weights}\noriginal: {args.original}  '
-          f'threads: torch {torch.get_num_threads()}, ONNX Runtime '
-          f'{fp32.num_threads}  (median of {args.repeats} runs per runtime, '
-          f'alternating blocks of {args.block})')
+          f'threads: torch {torch.get_num_threads()}  (median of '
+          f'{args.repeats} runs per runtime, alternating blocks of '
+          f'{args.block})')
+    for name, runtime in described.items():
+        print(f'  {name}: {runtime}')
     print('load average before timing (other processes share the CPU): ' +
           ' '.join(f'{v:.2f}' for v in os.getloadavg()))
     if args.bound:
@@ -337,11 +358,12 @@ def main():
             print(f'change F1 on the {len(x)} real sample pairs (labels): ' +
                   ', '.join(f'{n} {f1(p, masks):.4f}'
                             for n, p in preds.items()))
-            if 'fast_int8' in preds:
-                print('int8 mask vs fp32 mask: F1 '
-                      f'{f1(preds["fast_int8"], preds["fast_fp32"]):.4f}, '
-                      'pixels differing '
-                      f'{float((preds["fast_int8"] != preds["fast_fp32"]).float().mean()) * 100:.3f}%')
+            for name in ('ov_bf16', 'ort_int8'):
+                if name in preds:
+                    print(f'{name} mask vs eager fp32 mask: F1 '
+                          f'{f1(preds[name], preds["eager"]):.4f}, pixels '
+                          'differing '
+                          f'{float((preds[name] != preds["eager"]).float().mean()) * 100:.3f}%')
     names = list(runtimes)
     print('\n| inputs | batch | ' + ' | '.join(names) +
           ' | ' + ' | '.join(f'{n} vs original' for n in names[1:]) + ' |')

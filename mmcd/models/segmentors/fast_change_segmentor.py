@@ -3,7 +3,7 @@ import logging
 import os.path as osp
 import tempfile
 import weakref
-from typing import List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -17,11 +17,47 @@ from torch import Tensor
 from mmcd.models.utils.onnx_export import (ChangeLogits, OnnxRuntimeLogits,
                                            export_onnx, fast_path_problem,
                                            pair_channels, quantize_int8)
+from mmcd.models.utils.openvino_runtime import (OPENVINO_PRECISIONS,
+                                                OpenVINOLogits,
+                                                import_openvino)
 from mmcd.registry import MODEL_WRAPPERS, MODELS
 
 
 #: Precisions of the fast path.
-PRECISIONS = ('fp32', 'int8')
+PRECISIONS = ('fp32', 'bf16', 'int8')
+#: Backends of the fast path ('auto': OpenVINO where it is installed and
+#: runs the precision, else ONNX Runtime).
+BACKENDS = ('auto', 'openvino', 'onnxruntime')
+
+
+def choose_backend(backend: str, precision: str) -> str:
+    """The backend that runs ``precision`` for the ``backend`` asked for.
+
+    OpenVINO runs fp32 and bf16; int8 runs in ONNX Runtime (its QDQ graph
+    crashes OpenVINO 2026.4's CPU plugin); bf16 needs OpenVINO.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got '
+                         f'{backend!r}')
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision must be one of {PRECISIONS}, got '
+                         f'{precision!r}')
+    if backend == 'onnxruntime' and precision not in ('fp32', 'int8'):
+        raise ValueError(f"precision {precision!r} needs the 'openvino' "
+                         'backend')
+    if backend == 'openvino' and precision not in OPENVINO_PRECISIONS:
+        raise ValueError(f"precision {precision!r} runs in the "
+                         "'onnxruntime' backend only")
+    if backend != 'auto':
+        return backend
+    if precision not in OPENVINO_PRECISIONS:
+        return 'onnxruntime'
+    if precision == 'fp32':
+        try:
+            import_openvino()
+        except ImportError:
+            return 'onnxruntime'
+    return 'openvino'
 
 
 def _forget_export(wrapper_ref, *args) -> None:
@@ -35,7 +71,8 @@ def _forget_export(wrapper_ref, *args) -> None:
 @MODELS.register_module()
 @MODEL_WRAPPERS.register_module()
 class FastChangeSegmentor(BaseModel):
-    """A change segmentor whose network runs in ONNX Runtime on CPU.
+    """A change segmentor whose network runs in OpenVINO or ONNX Runtime
+    on CPU.
 
     Wraps a change segmentor for inference, as mmseg's ``tta_model`` wraps
     ``model`` (``tools/test.py`` sets ``cfg.fast_model.module = cfg.model``
@@ -43,7 +80,9 @@ class FastChangeSegmentor(BaseModel):
     ``decode_head.forward(extract_feat(inputs))`` is exported to ONNX from
     the segmentor's current weights (:func:`export_onnx`: a copy with PReLU
     as a ReLU mix and one backbone pass per date; dynamic batch and size)
-    and run by :class:`OnnxRuntimeLogits`; loading weights into the
+    and run by :class:`OpenVINOLogits` (``backend='auto'`` where openvino is
+    installed; compiled once per input size) or :class:`OnnxRuntimeLogits`;
+    loading weights into the
     segmentor (``load_state_dict``, the Runner's ``load_from``) exports
     again at the next inference. The segmentor itself is never modified.
     The data preprocessor, whole/slide inference, ``predict_by_feat`` and
@@ -51,15 +90,18 @@ class FastChangeSegmentor(BaseModel):
     this model's :meth:`encode_decode`; in fp32 the logits equal the eager
     model's within 1e-4.
 
+    ``precision='bf16'`` runs the graph in OpenVINO with bfloat16
+    arithmetic (CPUs with bfloat16 instructions; others raise).
     ``precision='int8'`` quantises the exported graph statically
     (:func:`quantize_int8`: per-channel int8 weights, uint8 activations with
     ranges calibrated on the inputs given to :meth:`calibrate`, e.g. pairs of
-    the training split); its logits differ from fp32 by the quantisation
-    error, so it is never chosen implicitly: ``tools/test.py --fast int8``
-    reports the change F1 of the int8 and the fp32 graph side by side.
+    the training split) and runs in ONNX Runtime. Their logits differ from
+    fp32 by the rounding or quantisation error, so neither is ever chosen
+    implicitly: ``tools/test.py --fast bf16`` / ``--fast int8`` reports the
+    change F1 of that graph and of the fp32 graph side by side.
 
-    When the fast path is impossible (:func:`fast_path_problem`: no
-    onnxruntime, a model on GPU or one overriding mmseg's inference
+    When the fast path is impossible (:func:`fast_path_problem`: the
+    backend not installed, a model on GPU or one overriding mmseg's inference
     methods), it logs why and runs the segmentor eagerly, or raises with
     ``strict=True``. The choice is made at the first inference after
     construction or after a weight load; :attr:`runtime` then names it.
@@ -75,18 +117,22 @@ class FastChangeSegmentor(BaseModel):
     Args:
         module (dict | nn.Module): The change segmentor
             (e.g. :class:`SiameseEncoderDecoder`) or its config.
-        precision (str): ``'fp32'`` (the exported graph as it is) or
-            ``'int8'`` (statically quantised; call :meth:`calibrate` before
-            the first inference). Default: ``'fp32'``.
+        precision (str): ``'fp32'`` (the exported graph as it is),
+            ``'bf16'`` (OpenVINO's bfloat16 inference) or ``'int8'``
+            (statically quantised; call :meth:`calibrate` before the first
+            inference). Default: ``'fp32'``.
+        backend (str): ``'openvino'``, ``'onnxruntime'`` or ``'auto'``
+            (:func:`choose_backend`: OpenVINO for fp32 and bf16 where it is
+            installed, ONNX Runtime for int8). Default: ``'auto'``.
         calibrate_method (str): int8: how activation ranges are taken from
             the calibration runs (:func:`quantize_int8`): ``'minmax'``,
             ``'percentile'`` or ``'entropy'``. Default: ``'percentile'``
             (on LSNet about half the F1 loss of min/max, at 2-3x the
             calibration time).
-        num_threads (int, optional): ONNX Runtime intra-op threads.
+        num_threads (int, optional): Threads of the backend.
             Default: None (``torch.get_num_threads()``).
-        max_pixels_per_run (int): Most pixels (batch x height x width) per
-            graph run. Default: 32768.
+        max_pixels_per_run (int): ONNX Runtime: most pixels (batch x height
+            x width) per graph run. Default: 32768.
         strict (bool): Raise when the fast path is impossible instead of
             running the segmentor eagerly. Default: False.
         data_preprocessor (dict, optional): Set in ``module``'s config when
@@ -106,6 +152,7 @@ class FastChangeSegmentor(BaseModel):
     def __init__(self,
                  module: Union[dict, nn.Module],
                  precision: str = 'fp32',
+                 backend: str = 'auto',
                  calibrate_method: str = 'percentile',
                  num_threads: Optional[int] = None,
                  max_pixels_per_run: int = 2**15,
@@ -118,10 +165,9 @@ class FastChangeSegmentor(BaseModel):
         super().__init__(
             data_preprocessor=getattr(module, 'data_preprocessor', None))
         self.module = module
-        if precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {PRECISIONS}, got '
-                             f'{precision!r}')
+        choose_backend(backend, precision)  # a bad pair fails here
         self.precision = precision
+        self.backend = backend
         self.calibrate_method = calibrate_method
         self.calibration_inputs = None
         self.num_threads = num_threads
@@ -159,13 +205,15 @@ class FastChangeSegmentor(BaseModel):
         self.calibration_inputs = list(inputs)
         self.reset()
 
-    def fast_logits(self) -> Optional[OnnxRuntimeLogits]:
-        """The ONNX Runtime graph of the current weights, exported on the
-        first call; None when the fast path is impossible (``strict``
-        False). Called like ``decode_head.forward(extract_feat(inputs))``."""
+    def fast_logits(self) -> Optional[Callable[[Tensor], Tensor]]:
+        """The compiled graph of the current weights (:class:`OpenVINOLogits`
+        or :class:`OnnxRuntimeLogits`), exported on the first call; None
+        when the fast path is impossible (``strict`` False). Called like
+        ``decode_head.forward(extract_feat(inputs))``."""
         if self.runtime is not None:
             return self._fast_logits
-        problem = fast_path_problem(self.module)
+        backend = choose_backend(self.backend, self.precision)
+        problem = fast_path_problem(self.module, backend)
         if problem is not None:
             if self.strict:
                 raise RuntimeError(f'no fast inference path: {problem}')
@@ -183,7 +231,7 @@ class FastChangeSegmentor(BaseModel):
             path = export_onnx(
                 ChangeLogits(self.module), [sample],
                 osp.join(tmp, 'change_logits.onnx'), ['inputs'], ['logits'])
-            precision = 'fp32'
+            precision = self.precision
             if self.precision == 'int8':
                 path = quantize_int8(path, osp.join(tmp, 'int8.onnx'),
                                      self.calibration_inputs,
@@ -191,9 +239,14 @@ class FastChangeSegmentor(BaseModel):
                 pairs = sum(len(x) for x in self.calibration_inputs)
                 precision = (f'int8, calibrated on {pairs} pairs, '
                              f'{self.calibrate_method}')
-            self._fast_logits = OnnxRuntimeLogits(path, self.num_threads,
-                                                  self.max_pixels_per_run)
-        self.runtime = (f'ONNX Runtime ({precision}, '
+            if backend == 'openvino':
+                self._fast_logits = OpenVINOLogits(path, self.num_threads,
+                                                   self.precision)
+            else:
+                self._fast_logits = OnnxRuntimeLogits(
+                    path, self.num_threads, self.max_pixels_per_run)
+        name = dict(openvino='OpenVINO', onnxruntime='ONNX Runtime')[backend]
+        self.runtime = (f'{name} ({precision}, '
                         f'{self._fast_logits.num_threads} threads)')
         print_log(f'fast inference: {self.runtime}, graph exported from the '
                   f'current weights of {type(self.module).__name__}',
@@ -202,7 +255,7 @@ class FastChangeSegmentor(BaseModel):
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """``EncoderDecoder.encode_decode`` with the ONNX Runtime graph."""
+        """``EncoderDecoder.encode_decode`` with the compiled graph."""
         fast_logits = self.fast_logits()
         if fast_logits is None:
             return self.module.encode_decode(inputs, batch_img_metas)

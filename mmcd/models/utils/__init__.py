@@ -9,6 +9,7 @@ from .lsnet_init import LSNET_INIT_CFG
 from .nested_conv_block import NestedConvBlock
 from .onnx_export import (ChangeLogits, OnnxRuntimeLogits, PReLUAsReLUMix,
                           export_onnx, fast_path_problem, pair_channels)
+from .openvino_runtime import OpenVINOLogits
 from .param_count import count_parameters
 from .spatial_exchange import SpatialExchange
 
@@ -18,5 +19,6 @@ __all__ = [
     'ContextGuidedBlock', 'CoordinateAttention',
     'EnsembleChannelAttention', 'LSNET_INIT_CFG', 'NestedConvBlock',
     'count_parameters', 'neck_cg_block', 'ChangeLogits', 'OnnxRuntimeLogits',
+    'OpenVINOLogits',
     'PReLUAsReLUMix', 'export_onnx', 'fast_path_problem', 'pair_channels'
 ]

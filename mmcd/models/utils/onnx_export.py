@@ -397,12 +397,14 @@ class OnnxRuntimeLogits:
             outs[0] if len(outs) == 1 else np.concatenate(outs))
 
 
-def fast_path_problem(model: nn.Module) -> Optional[str]:
+def fast_path_problem(model: nn.Module,
+                      backend: str = 'onnxruntime') -> Optional[str]:
     """Why ``model`` cannot take the fast path, or None when it can.
 
-    The fast path needs onnxruntime, an :class:`EncoderDecoder` on CPU
-    whose inference methods (:data:`MMSEG_INFERENCE_METHODS`) and decode
-    head ``predict`` are mmseg's.
+    The fast path needs its backend (``'onnxruntime'`` or ``'openvino'``)
+    installed, an :class:`EncoderDecoder` on CPU whose inference methods
+    (:data:`MMSEG_INFERENCE_METHODS`) and decode head ``predict`` are
+    mmseg's.
     """
     if not isinstance(model, EncoderDecoder):
         return f'{type(model).__name__} is not an EncoderDecoder'
@@ -415,7 +417,11 @@ def fast_path_problem(model: nn.Module) -> Optional[str]:
     if device.type != 'cpu':
         return f'the model is on {device} (the fast path is for CPUs)'
     try:
-        import_onnxruntime()
+        if backend == 'openvino':
+            from .openvino_runtime import import_openvino
+            import_openvino()
+        else:
+            import_onnxruntime()
     except ImportError as e:
         return str(e)
     return None
