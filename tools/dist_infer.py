@@ -1,7 +1,8 @@
-"""Predict the change maps of many scene pairs, whole scenes per process.
+"""Predict the change maps of many scene pairs on several processes.
 
     python tools/dist_infer.py CONFIG CHECKPOINT --scenes LIST --out DIR
-    tools/dist_infer.sh CONFIG CHECKPOINT N --scenes LIST --out DIR
+    tools/dist_infer.sh CONFIG CHECKPOINT N --scenes LIST --out DIR \\
+        [--split-scenes]
 
 LIST is a text file with one scene pair per line: ``A B [NAME]`` (paths
 separated by white space, relative ones taken from LIST's folder; blank lines
@@ -17,6 +18,15 @@ robin) and predicts each whole scene with
 are GPUs, else on the CPU (gloo); the outputs are the same files as one
 process writes. Every process checks the whole list before predicting
 anything, so a missing input or an existing output stops all of them.
+
+With ``--split-scenes`` every scene is shared by all ``N`` processes
+instead (one huge scene, or fewer scenes than processes): rank ``r``
+predicts the column stripes ``r, r + N, ...`` of the scene
+(:meth:`~mmcd.apis.SceneChangePredictor.predict_part`; tiles across a
+stripe border run on both sides) into a hidden part file in DIR
+(``.NAME.part-r.tif``, float32), and rank 0 merges the parts into the
+outputs, the same files as one process writes, byte for byte; the parts are
+then removed.
 """
 import argparse
 import os
@@ -82,9 +92,13 @@ def parse_args(argv=None):
                         'available)')
     parser.add_argument('--no-fast', action='store_true',
                         help='run the eager PyTorch model instead of the '
-                        'fast path (ONNX Runtime on CPU)')
+                        'fast path (OpenVINO or ONNX Runtime on CPU)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files')
+    parser.add_argument('--split-scenes', action='store_true',
+                        help='share every scene among all processes (column '
+                        'stripes, merged by rank 0) instead of giving each '
+                        'process whole scenes')
     parser.add_argument('--launcher', choices=['none', 'pytorch'],
                         default='none', help='job launcher')
     parser.add_argument(
@@ -178,6 +192,12 @@ def main(argv=None):
         batch_size=args.batch_size, bands=args.bands, nodata=args.nodata,
         stripe_width=args.stripe_width, align=args.align,
         resampling=args.align_resampling)
+    if args.split_scenes and world_size > 1:
+        results = predict_split(args, predictor, scenes, rank, world_size)
+        torch_dist.destroy_process_group()
+        if rank == 0:
+            report(args, results, world_size)
+        return
     results = []
     for path_a, path_b, name in scenes[rank::world_size]:
         start = time.perf_counter()
@@ -185,24 +205,59 @@ def main(argv=None):
         res = predictor(path_a, path_b, out, prob_out=prob_out,
                         vector_out=vector_out, min_area=args.min_area,
                         overwrite=args.overwrite)
-        results.append(dict(name=name, rank=rank,
-                            seconds=time.perf_counter() - start,
-                            **{k: res[k] for k in (
-                                'width', 'height', 'tiles',
-                                'changed_pixels', 'valid_pixels')}))
+        results.append(summary(name, rank, start, res))
     if world_size > 1:
         gathered = [None] * world_size
         torch_dist.all_gather_object(gathered, results)
         results = [r for part in gathered for r in part]
         torch_dist.destroy_process_group()
     if rank == 0:
-        for r in sorted(results, key=lambda r: r['name']):
-            share = r['changed_pixels'] / max(r['valid_pixels'], 1)
-            print(f'{r["name"]}: {r["width"]}x{r["height"]}, {r["tiles"]} '
-                  f'tiles, {share:.2%} changed, {r["seconds"]:.1f} s on '
-                  f'rank {r["rank"]}')
-        print(f'{len(results)} scene pair(s) on {world_size} process(es) -> '
-              f'{args.out}')
+        report(args, results, world_size)
+
+
+def summary(name, rank, start, res):
+    """What :func:`report` prints of a scene pair's prediction."""
+    return dict(name=name, rank=rank, seconds=time.perf_counter() - start,
+                **{k: res[k] for k in ('width', 'height', 'tiles',
+                                       'changed_pixels', 'valid_pixels')})
+
+
+def predict_split(args, predictor, scenes, rank, world_size):
+    """Every scene shared by all ranks: each predicts its stripes into a
+    part file, rank 0 merges them; the results of rank 0 (others: [])."""
+    results = []
+    for path_a, path_b, name in scenes:
+        start = time.perf_counter()
+        out, prob_out, vector_out = output_paths(args, name)
+        parts = [osp.join(args.out, f'.{name}.part-{k}.tif')
+                 for k in range(world_size)]
+        try:
+            predictor.predict_part(path_a, path_b, parts[rank], out, rank,
+                                   world_size)
+            torch_dist.barrier()  # every part written
+            if rank == 0:
+                res = predictor(path_a, path_b, out, prob_out=prob_out,
+                                vector_out=vector_out,
+                                min_area=args.min_area,
+                                overwrite=args.overwrite, parts=parts)
+                results.append(summary(name, f'0-{world_size - 1}', start,
+                                       res))
+            torch_dist.barrier()  # merged: the parts can go
+        finally:
+            if osp.exists(parts[rank]):
+                os.remove(parts[rank])
+    return results
+
+
+def report(args, results, world_size):
+    """Print one line per scene pair and a summary (rank 0)."""
+    for r in sorted(results, key=lambda r: r['name']):
+        share = r['changed_pixels'] / max(r['valid_pixels'], 1)
+        print(f'{r["name"]}: {r["width"]}x{r["height"]}, {r["tiles"]} '
+              f'tiles, {share:.2%} changed, {r["seconds"]:.1f} s on '
+              f'rank {r["rank"]}')
+    print(f'{len(results)} scene pair(s) on {world_size} process(es) -> '
+          f'{args.out}')
 
 
 if __name__ == '__main__':

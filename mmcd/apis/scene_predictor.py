@@ -16,15 +16,24 @@ from mmcd.evaluation.functional import change_probability
 from mmcd.utils.atomic_io import (commit_partial, discard_partial,
                                   partial_path)
 from mmcd.utils.writers import (RASTER_SUFFIXES, ImageSceneWriter,
+                                RasterSceneWriter,
                                 check_output_path, check_vector_path,
                                 encode_mask, encode_probability,
                                 import_rasterio, import_vector_libraries,
-                                open_scene_writer, write_change_polygons)
+                                open_scene_writer, scene_block_width,
+                                write_change_polygons)
 from .change_inferencer import ChangeInferencer
 from .scene_io import (ArraySceneReader, check_same_grid, fill_non_finite,
                        open_scene, scene_gdal_env)
 
 _END = object()
+
+#: The tile grid of a scene (tile starts and sizes per axis, the blending
+#: weights) and its column stripes ``(x0, x1, tile columns)``, ``step``
+#: pixels wide.
+SceneLayout = collections.namedtuple(
+    'SceneLayout',
+    'ys tile_h xs tile_w weights weights_x step stripes')
 
 
 def prefetch(iterator: Iterator, depth: int,
@@ -256,19 +265,18 @@ class SceneChangePredictor:
                     cols.append(c)
             yield x0, x1, cols
 
-    def _predict(self, reader_a, reader_b,
-                 emit: Callable[[int, int, np.ndarray, np.ndarray], None],
-                 block_width: int = 1) -> int:
-        """Blend the tiles' P(changed) and ``emit(x0, y0, prob, valid)`` each
-        finished block of pixels; return the number of tiles run.
+    def _layout(self, height: int, width: int, block_width: int = 1,
+                parts: int = 1) -> SceneLayout:
+        """The tile grid and column stripes of a ``height`` x ``width``
+        scene whose output is written in blocks ``block_width`` wide.
 
-        The scene is processed in column stripes (:meth:`_stripes`), each
-        row of tiles by row of tiles; memory holds the tile batch and one
-        band of ``tile`` rows x stripe width, whatever the scene's size.
-        With :attr:`prefetch`, the readers are used by a reader thread and
-        ``emit`` is called by a writer thread, in order.
+        Stripe borders are multiples of ``block_width``, so every output
+        block is written once. With ``parts`` > 1 (a scene shared by several
+        processes, :meth:`predict_part`), stripes are at most
+        ``width / parts`` wide (rounded up to ``block_width``) so that every
+        part gets one. The stripes change which tiles run where, not the
+        blended result.
         """
-        height, width = reader_a.height, reader_a.width
         stride = self.tile - self.overlap
         ys, tile_h = tile_starts(height, self.tile, stride)
         xs, tile_w = tile_starts(width, self.tile, stride)
@@ -281,12 +289,37 @@ class SceneChangePredictor:
         def weights_x(x):
             return weights(tile_w, x > 0, x + tile_w < width)
 
-        # stripe borders on multiples of the output's block width, so every
-        # output block is written once
-        step = max(block_width,
-                   self.stripe_width // block_width * block_width)
-        steps = [(stripe, r)
-                 for stripe in self._stripes(width, xs, weights_x, step)
+        step = self.stripe_width
+        if parts > 1:
+            step = min(step, -(-width // parts))
+            step = -(-step // block_width) * block_width
+        step = max(block_width, step // block_width * block_width)
+        return SceneLayout(ys, tile_h, xs, tile_w, weights, weights_x, step,
+                           list(self._stripes(width, xs, weights_x, step)))
+
+    def _predict(self, reader_a, reader_b,
+                 emit: Callable[[int, int, np.ndarray, np.ndarray], None],
+                 block_width: int = 1,
+                 stripes: Optional[Sequence[int]] = None,
+                 parts: int = 1) -> int:
+        """Blend the tiles' P(changed) and ``emit(x0, y0, prob, valid)`` each
+        finished block of pixels; return the number of tiles run.
+
+        The scene is processed in column stripes (:meth:`_layout`), each
+        row of tiles by row of tiles; memory holds the tile batch and one
+        band of ``tile`` rows x stripe width, whatever the scene's size.
+        ``stripes`` (indices into the layout's stripes) runs only those.
+        With :attr:`prefetch`, the readers are used by a reader thread and
+        ``emit`` is called by a writer thread, in order.
+        """
+        height, width = reader_a.height, reader_a.width
+        layout = self._layout(height, width, block_width, parts)
+        ys, tile_h, xs, tile_w = (layout.ys, layout.tile_h, layout.xs,
+                                  layout.tile_w)
+        weights, weights_x, step = (layout.weights, layout.weights_x,
+                                    layout.step)
+        chosen = range(len(layout.stripes)) if stripes is None else stripes
+        steps = [(layout.stripes[i], r) for i in chosen
                  for r in range(len(ys))]
 
         def done_rows(r):
@@ -497,7 +530,8 @@ class SceneChangePredictor:
                  vector_out: Optional[str] = None,
                  min_area: float = 0,
                  overwrite: bool = False,
-                 vector_scene_crs: bool = False) -> dict:
+                 vector_scene_crs: bool = False,
+                 parts: Optional[Sequence[str]] = None) -> dict:
         """Predict the change mask of a scene pair and write it.
 
         Args:
@@ -522,6 +556,11 @@ class SceneChangePredictor:
             vector_scene_crs (bool): Write the GeoJSON in the scene's CRS
                 (the older GeoJSON with a ``crs`` member, not RFC 7946).
                 Defaults to False.
+            parts (Sequence[str], optional): Instead of running the model,
+                merge the part files that :meth:`predict_part` wrote for
+                this pair and ``out`` (``parts[k]`` from ``part=k`` of
+                ``len(parts)``): the outputs are those of one process, byte
+                for byte. Defaults to None.
 
         Every output is written under a temporary name beside it
         (``.<name>.<random>.partial<suffix>``) and all are renamed to their
@@ -555,10 +594,97 @@ class SceneChangePredictor:
         with scene_gdal_env() if uses_gdal else contextlib.nullcontext():
             return self._predict_to_files(path_a, path_b, out, prob_out,
                                           vector_out, min_area,
-                                          vector_scene_crs)
+                                          vector_scene_crs, parts)
+
+    def predict_part(self, path_a: str, path_b: str, part_out: str, out: str,
+                     part: int, parts: int) -> dict:
+        """Predict the column stripes ``part, part + parts, ...`` of a scene
+        pair into ``part_out``, for one of ``parts`` processes sharing the
+        scene; :meth:`__call__` with ``parts=[...]`` then writes ``out`` (and
+        the other outputs) from the parts.
+
+        The stripes are those of ``out``'s blocks, at most ``width /
+        parts`` wide, so every part gets one; tiles across a stripe border
+        run in both neighbouring parts. ``part_out`` is a float32 GeoTIFF
+        (band 1 P(changed), band 2 the valid map, unwritten blocks sparse),
+        replaced if it exists.
+
+        Args:
+            path_a (str): Date-A scene.
+            path_b (str): Date-B scene.
+            part_out (str): The part file to write.
+            out (str): The change mask the parts are merged into (only its
+                format is used here).
+            part (int): This part, ``0 <= part < parts``.
+            parts (int): Number of parts.
+
+        Returns:
+            dict: ``tiles`` (run for this part) and ``stripes`` (their
+            indices).
+        """
+        if not 0 <= part < parts:
+            raise ValueError(f'part must be in [0, parts={parts}); got '
+                             f'{part}')
+        rasterio = import_rasterio(f'writing {part_out}')
+        from rasterio.windows import Window
+        with scene_gdal_env():
+            reader_a, reader_b = self._open(path_a, path_b)
+            try:
+                block_width = scene_block_width(out, reader_a)
+                layout = self._layout(reader_a.height, reader_a.width,
+                                      block_width, parts)
+                stripes = list(range(part, len(layout.stripes), parts))
+                profile = {  # the output's grid and blocks, uncompressed
+                    k: v for k, v in RasterSceneWriter.profile(
+                        reader_a).items()
+                    if k not in ('compress', 'predictor', 'zlevel')}
+                profile.update(count=2, dtype='float32', SPARSE_OK=True)
+                with rasterio.open(part_out, 'w', **profile) as ds:
+
+                    def emit(x0, y0, prob, valid):
+                        window = Window(x0, y0, prob.shape[1], prob.shape[0])
+                        ds.write(np.stack([prob, valid.astype(np.float32)]),
+                                 window=window)
+
+                    tiles = self._predict(reader_a, reader_b, emit,
+                                          block_width, stripes, parts)
+                    ds.update_tags(tiles=tiles)
+            finally:
+                reader_a.close()
+                reader_b.close()
+        return dict(tiles=tiles, stripes=stripes)
+
+    def _merge_parts(self, parts: Sequence[str], reader_a, emit: Callable,
+                     block_width: int) -> int:
+        """``emit`` the blocks of the parts of :meth:`predict_part`, in the
+        order :meth:`_predict` emits them; return the tiles they ran."""
+        rasterio = import_rasterio('merging scene parts')
+        from rasterio.windows import Window
+        height, width = reader_a.height, reader_a.width
+        layout = self._layout(height, width, block_width, len(parts))
+        with contextlib.ExitStack() as stack:
+            sources = []
+            for path in parts:
+                if not osp.isfile(path):
+                    raise FileNotFoundError(f'scene part not found: {path}')
+                ds = stack.enter_context(rasterio.open(path))
+                if (ds.height, ds.width, ds.count) != (height, width, 2):
+                    raise ValueError(
+                        f'scene part {path} is {ds.count} x {ds.height} x '
+                        f'{ds.width}, not a part of this {height} x {width} '
+                        'scene (2 bands)')
+                sources.append(ds)
+            ys = layout.ys
+            for i, (x0, x1, _) in enumerate(layout.stripes):
+                ds = sources[i % len(sources)]
+                for r, y in enumerate(ys):
+                    done = (ys[r + 1] if r + 1 < len(ys) else height) - y
+                    prob, valid = ds.read(window=Window(x0, y, x1 - x0, done))
+                    emit(x0, y, prob, valid > 0)
+            return sum(int(ds.tags().get('tiles', 0)) for ds in sources)
 
     def _predict_to_files(self, path_a, path_b, out, prob_out, vector_out,
-                          min_area, vector_scene_crs) -> dict:
+                          min_area, vector_scene_crs, parts=None) -> dict:
         reader_a, reader_b = self._open(path_a, path_b)
         with_mask = reader_a.has_nodata or reader_b.has_nodata
         writers = []
@@ -581,8 +707,16 @@ class SceneChangePredictor:
             if prob_out:
                 writers.append(open_scene_writer(prob_out, reader_a,
                                                  with_mask))
-            tiles = self._predict(reader_a, reader_b, emit,
-                                  writers[0].block_width)
+            if parts:
+                block_width = scene_block_width(out, reader_a)
+                if block_width != writers[0].block_width:
+                    raise RuntimeError(
+                        f'{out}: written in blocks {writers[0].block_width} '
+                        f'wide, not the {block_width} its parts were cut in')
+                tiles = self._merge_parts(parts, reader_a, emit, block_width)
+            else:
+                tiles = self._predict(reader_a, reader_b, emit,
+                                      writers[0].block_width)
             for w in writers:
                 w.close()
             polygons = None

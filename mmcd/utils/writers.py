@@ -213,8 +213,9 @@ class RasterSceneWriter(_PartialFile):
         with_mask (bool): Write a nodata mask. Defaults to False.
     """
 
-    def __init__(self, path: str, reference, with_mask: bool = False) -> None:
-        rasterio = import_rasterio(f'writing {path}')
+    @staticmethod
+    def profile(reference) -> dict:
+        """The rasterio profile of the output for ``reference``."""
         profile = dict(driver='GTiff', height=reference.height,
                        width=reference.width, count=1, dtype='uint8',
                        BIGTIFF='IF_SAFER', tiled=True, blockxsize=512,
@@ -233,6 +234,11 @@ class RasterSceneWriter(_PartialFile):
                 profile['compress'] = 'deflate'
             if profile.get('predictor') not in (None, 1, 2):
                 profile.pop('predictor')  # floating-point predictor
+        return profile
+
+    def __init__(self, path: str, reference, with_mask: bool = False) -> None:
+        rasterio = import_rasterio(f'writing {path}')
+        profile = self.profile(reference)
         self._start(path)
         self.ds = rasterio.open(self.tmp_path, 'w', **profile)
         self.block_height, self.block_width = self.ds.block_shapes[0]
@@ -318,6 +324,14 @@ class ImageSceneWriter(_PartialFile):
                             'LA').save(self.tmp_path, format='PNG')
         else:
             _write(self.tmp_path, self.values)
+
+
+def scene_block_width(path: str, reference) -> int:
+    """The block width :func:`open_scene_writer` would write ``path`` in
+    (1 for a PNG)."""
+    if _suffix(path) in RASTER_SUFFIXES:
+        return int(RasterSceneWriter.profile(reference)['blockxsize'])
+    return ImageSceneWriter.block_width
 
 
 def open_scene_writer(path: str, reference, with_mask: bool = False):

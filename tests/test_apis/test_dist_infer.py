@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import os.path as osp
+import re
 import subprocess
 
 import numpy as np
@@ -28,7 +29,8 @@ def write_scene(path, img, x0):
     from affine import Affine
     with rasterio.open(path, 'w', driver='GTiff', height=img.shape[0],
                        width=img.shape[1], count=3, dtype='uint8',
-                       crs='EPSG:32650',
+                       crs='EPSG:32650', tiled=True, blockxsize=16,
+                       blockysize=16,  # outputs in 16-pixel blocks too
                        transform=Affine(0.5, 0, x0, 0, -0.5, 5e6)) as ds:
         ds.write(np.moveaxis(img, -1, 0))
 
@@ -48,9 +50,11 @@ def scene_list(tmp_path_factory):
     return root / 'scenes.txt'
 
 
-def read_outputs(folder):
+def read_outputs(folder, suffix=''):
     out = {}
     for name in sorted(os.listdir(folder)):
+        if not name.endswith(suffix):
+            continue
         with rasterio.open(osp.join(folder, name)) as ds:
             out[name] = (ds.read(), ds.transform, ds.crs, ds.read_masks())
     return out
@@ -65,6 +69,7 @@ def test_two_processes_write_what_one_process_writes(local_model,
                        '--out', single] + OPTIONS, cwd=str(tmp_path),
                       env=tool_env())
     assert '3 scene pair(s) on 1 process(es)' in text
+    single_text = text
     result = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_infer.sh'), config, ckpt, '2',
          '--scenes', str(scene_list), '--out', str(dist)] + OPTIONS,
@@ -87,6 +92,35 @@ def test_two_processes_write_what_one_process_writes(local_model,
         assert (transform, crs) == two[name][1:3], name
         assert np.array_equal(valid, two[name][3]), name
     assert 0 < (one['a0.tif'][0] == 255).sum() < one['a0.tif'][0].size
+
+    # --split-scenes: every scene in column stripes on both ranks, merged
+    split = tmp_path / 'split'
+    result = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_infer.sh'), config, ckpt, '2',
+         '--scenes', str(scene_list), '--out', str(split), '--split-scenes',
+         '--vector'] + OPTIONS,
+        cwd=str(tmp_path), env=tool_env(PORT='29743', OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=900)
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text[-5000:]
+    assert 'a1: 48x48' in text and 'rank 0-1' in text
+    # 16-pixel blocks: stripes of 32 columns (a0, a1) or 48 (third), the
+    # tiles across the stripe border running on both ranks
+    def tiles(log):
+        return {name: int(n) for name, n in
+                re.findall(r'^(\w+): \d+x\d+, (\d+) tiles', log, re.M)}
+
+    one_tiles, split_tiles = tiles(single_text), tiles(text)
+    assert one_tiles.keys() == split_tiles.keys() == {'a0', 'a1', 'third'}
+    assert all(split_tiles[k] > one_tiles[k] for k in one_tiles), (
+        one_tiles, split_tiles)
+    geojson = ['a0.geojson', 'a1.geojson', 'third.geojson']
+    assert sorted(os.listdir(split)) == sorted(expected + geojson)  # no parts
+    three = read_outputs(split, '.tif')
+    for name in expected:
+        for x, y in zip(one[name], three[name]):
+            assert np.array_equal(x, y) if isinstance(x, np.ndarray) \
+                else x == y, name
 
 
 @pytest.mark.slow

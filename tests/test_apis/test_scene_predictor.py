@@ -290,6 +290,52 @@ def test_column_stripes_give_the_same_scene(inferencer, scene, tmp_path):
         np.testing.assert_array_equal(ds.read(1), arrays_one[0])
 
 
+@pytest.mark.parametrize('parts', [2, 3])
+def test_parts_merged_equal_one_process(inferencer, scene, tmp_path, parts):
+    """A scene shared by ``parts`` processes (predict_part for each part,
+    then __call__(parts=...)) gives one process's files byte for byte: the
+    mask, its nodata mask, the probabilities, the polygons; every part runs
+    some stripe, and together they run at least one process's tiles."""
+    a, b = scene
+    a, b = a.copy(), b.copy()
+    a[a == 0] = 1
+    b[b == 0] = 1
+    b[10:50, 20:45] = 0  # nodata across a part border
+    pa = write_tif(tmp_path / 'a.tif', a, nodata=0)
+    pb = write_tif(tmp_path / 'b.tif', b, nodata=0)
+    predictor = SceneChangePredictor(inferencer, tile=32, overlap=8)
+    one = predictor(pa, pb, str(tmp_path / 'one.tif'),
+                    prob_out=str(tmp_path / 'one_prob.tif'),
+                    vector_out=str(tmp_path / 'one.gpkg'))
+    paths = [str(tmp_path / f'part{k}.tif') for k in range(parts)]
+    runs = [predictor.predict_part(pa, pb, paths[k],
+                                   str(tmp_path / 'merged.tif'), k, parts)
+            for k in range(parts)]
+    assert all(run['stripes'] for run in runs)
+    merged = predictor(pa, pb, str(tmp_path / 'merged.tif'),
+                       prob_out=str(tmp_path / 'merged_prob.tif'),
+                       vector_out=str(tmp_path / 'merged.gpkg'), parts=paths)
+    for key in ('changed_pixels', 'valid_pixels', 'polygons'):
+        assert merged[key] == one[key], key
+    assert one['changed_pixels'] > 0 and one['valid_pixels'] < H * W
+    assert merged['tiles'] == sum(run['tiles'] for run in runs) >= \
+        one['tiles']
+    for suffix in ('.tif', '_prob.tif'):
+        with rasterio.open(tmp_path / f'one{suffix}') as x, \
+                rasterio.open(tmp_path / f'merged{suffix}') as y:
+            np.testing.assert_array_equal(x.read(), y.read())
+            np.testing.assert_array_equal(x.dataset_mask(), y.dataset_mask())
+            assert x.profile == y.profile
+    fiona = pytest.importorskip('fiona')
+    with fiona.open(tmp_path / 'one.gpkg') as x, \
+            fiona.open(tmp_path / 'merged.gpkg') as y:
+        assert [dict(f.properties) for f in x] == \
+            [dict(f.properties) for f in y]
+    with pytest.raises(ValueError, match='not a part of this'):
+        predictor(pa, pb, str(tmp_path / 'bad.tif'), parts=[pa])
+
+
+
 def test_memory_does_not_grow_with_the_scene(inferencer):
     """What the predictor allocates (numpy arrays, traced) stays the same
     for a scene 4 times as wide and twice as high: it is bounded by the tile
