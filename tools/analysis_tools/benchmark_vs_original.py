@@ -84,6 +84,10 @@ def parse_args():
     parser.add_argument('--block', type=int, default=2,
                         help='timed runs per block')
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument(
+        '--settle', type=float, default=0.0,
+        help='seconds to sleep before each block (idle threads of the '
+        'previous runtime stop spinning; default 0)')
     parser.add_argument('--calib-pairs', type=int, default=8,
                         help='synthetic pairs to calibrate int8 on')
     parser.add_argument('--no-int8', action='store_true')
@@ -262,14 +266,17 @@ def f1(pred, mask):
     return change_metrics_from_counts(tp, fp, fn, tn)['F1']
 
 
-def time_runtimes(runtimes, x, repeats, block):
+def time_runtimes(runtimes, x, repeats, block, settle=0.0):
     """Median seconds and CPU seconds per run of each runtime, alternating
-    blocks of ``block`` timed runs (each block after one untimed run)."""
+    blocks of ``block`` timed runs (each block after ``settle`` seconds of
+    sleep and one untimed run, so the previous runtime's threads have stopped
+    spinning)."""
     wall = {k: [] for k in runtimes}
     cpu = {k: [] for k in runtimes}
     outs = {}
     while min(len(v) for v in wall.values()) < repeats:
         for name, fn in runtimes.items():
+            time.sleep(settle)
             outs[name] = fn(x)  # untimed: the other runtime's threads wind down
             for _ in range(block):
                 c, t = time.process_time(), time.perf_counter()
@@ -336,7 +343,7 @@ def main():
                     idx = torch.arange(batch) % len(real[0])
                     x = real[0][idx]
                 wall, cpu, outs = time_runtimes(runtimes, x, args.repeats,
-                                                args.block)
+                                                args.block, args.settle)
                 print(f'{kind} inputs, batch {batch}, {side}x{side}:')
                 ref = outs['original']
                 print(f'  largest |logit| of the original: '

@@ -2,7 +2,8 @@
 process.
 
     python tools/analysis_tools/train_vs_original.py ORIGINAL_DIR \\
-        [--config CONFIG] [--batch-size 4] [--shape 256] [--repeats 5]
+        [--config CONFIG] [--batch-size 4] [--shape 256] [--repeats 5] \\
+        [--compile]
 
 ORIGINAL_DIR is a checkout of github.com/qaz670756/LSNet (its ``models/`` and
 ``utils/metrics.py`` are imported from there; nothing of it is copied). The
@@ -14,7 +15,10 @@ synthetic batch. One training step is, for the original, what its
 ``dice_loss``, backward, ``AdamW(lr=1e-3)``), for mmcd ``model.train_step``
 (data preprocessor, CE + soft Dice, backward, the config's AdamW), in the
 default memory format (``mmcd eager``) and channels-last (``mmcd
-channels-last``, what ``channels_last = True`` trains with). The runtimes
+channels-last``, what ``channels_last = True`` trains with) and, with
+``--compile``, channels-last with ``torch.compile`` on ``extract_feat`` and the
+decode head's ``forward`` (``mmcd channels-last + compile``; the first step,
+which compiles, is timed apart). The runtimes
 alternate in blocks of steps, so all see the same machine load; it prints
 the first step's losses of both codes and a Markdown table of the medians.
 """
@@ -57,6 +61,8 @@ def parse_args():
     parser.add_argument('--block', type=int, default=1,
                         help='steps per runtime in a row')
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--compile', action='store_true',
+                        help='also time channels-last with torch.compile')
     return parser.parse_args()
 
 
@@ -89,18 +95,31 @@ def main():
         return float(loss)
 
     runtimes = [('original', original_step)]
-    for name, channels_last in (('mmcd eager', False),
-                                ('mmcd channels-last', True)):
+    variants = [('mmcd eager', False, False),
+                ('mmcd channels-last', True, False)]
+    if args.compile:
+        variants.append(('mmcd channels-last + compile', True, True))
+    for name, channels_last, compiled in variants:
         copy_ = copy.deepcopy(model).train()
         if channels_last:
             copy_.to(memory_format=torch.channels_last)
+        if compiled:
+            copy_.extract_feat = torch.compile(copy_.extract_feat)
+            copy_.decode_head.forward = torch.compile(
+                copy_.decode_head.forward)
         wrapper = build_optim_wrapper(copy_, copy.deepcopy(cfg.optim_wrapper))
 
         def step(copy_=copy_, wrapper=wrapper):
             return float(copy_.train_step(data, wrapper)['loss'])
 
         runtimes.append((name, step))
-    first = {name: step() for name, step in runtimes}  # also the warm-up
+    first, first_seconds = {}, {}
+    for name, step in runtimes:  # also the warm-up (and compilation)
+        start = time.perf_counter()
+        first[name] = step()
+        first_seconds[name] = time.perf_counter() - start
+    print('first step seconds: ' + ', '.join(
+        f'{name} {t:.1f}' for name, t in first_seconds.items()))
     print('first step loss: ' + ', '.join(f'{name} {loss:.7f}'
                                            for name, loss in first.items()))
     print('load average before timing (other processes share the CPU): ' +
