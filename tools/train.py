@@ -33,6 +33,12 @@ def parse_args():
         help='train in the channels-last memory format (the config\'s '
         '`channels_last = True`; ChannelsLastHook)')
     parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='compile the network (backbone, neck, decode head) with '
+        'torch.compile (CompileNetworkHook); the first step of each input '
+        'shape compiles')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -102,6 +108,10 @@ def main():
             str(h.get('type')).endswith('ChannelsLastHook')
             for h in custom_hooks):
         custom_hooks.append(dict(type='ChannelsLastHook'))
+    if args.compile and not any(
+            str(h.get('type')).endswith('CompileNetworkHook')
+            for h in custom_hooks):
+        custom_hooks.append(dict(type='CompileNetworkHook'))
     cfg.custom_hooks = custom_hooks
     runner = Runner.from_cfg(cfg)
     runner.train()
