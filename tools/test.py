@@ -17,8 +17,9 @@ README's Speed section has the measurements).
 ``--no-fast`` tests the eager PyTorch model; on a GPU it is always eager. The
 log names the runtime that computed the metrics. ``--fast bf16`` runs the
 graph with bfloat16 arithmetic (OpenVINO), ``--fast int8`` a statically
-quantised graph (ONNX Runtime; calibrated on ``--calib-pairs`` pairs of the
-config's training split, nothing written to disk); both then also score the
+quantised graph (OpenVINO's NNCF, or ONNX Runtime with ``--fast-backend
+onnxruntime``; calibrated on ``--calib-pairs`` pairs of the config's training
+split, nothing written to disk); both then also score the
 fp32 graph on the same test set, logging both F1s and their difference.
 """
 import argparse
@@ -76,15 +77,16 @@ def parse_args():
         default='fp32',
         help='precision of the fast graph on CPU (default fp32, the eager '
         'model\'s logits within 1e-4); bf16: bfloat16 arithmetic (OpenVINO, '
-        'CPUs with bfloat16 instructions); int8: statically quantised (ONNX '
-        'Runtime), calibrated on pairs of the training split; for both the '
-        'fp32 graph\'s F1 is reported beside theirs')
+        'CPUs with bfloat16 instructions); int8: statically quantised '
+        '(NNCF in OpenVINO, or ONNX Runtime), calibrated on pairs of the '
+        'training split; for both the fp32 graph\'s F1 is reported beside '
+        'theirs')
     parser.add_argument(
         '--fast-backend',
         choices=['auto', 'openvino', 'onnxruntime'],
         default='auto',
-        help='runtime of the fast graph (default auto: OpenVINO for fp32 and '
-        'bf16 where it is installed, ONNX Runtime for int8)')
+        help='runtime of the fast graph (default auto: OpenVINO where it is '
+        'installed, for int8 with nncf; else ONNX Runtime)')
     parser.add_argument(
         '--calib-pairs',
         type=int,
@@ -95,7 +97,8 @@ def parse_args():
         '--calib-method',
         choices=['percentile', 'minmax', 'entropy'],
         default='percentile',
-        help='--fast int8: activation ranges from the calibration runs '
+        help='--fast int8 in ONNX Runtime: activation ranges from the '
+        'calibration runs (NNCF has its own) '
         '(default percentile, 99.999%%; minmax is 2-3x faster to calibrate '
         'and loses more F1)')
     parser.add_argument(

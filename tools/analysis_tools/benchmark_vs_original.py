@@ -3,7 +3,7 @@
     python tools/analysis_tools/benchmark_vs_original.py ORIGINAL_DIR \\
         [--config CONFIG] [--checkpoint CKPT] [--batch-size 1 8] \\
         [--inputs noise real] [--real-samples DIR] [--repeats 8] \\
-        [--fast ort_fp32 ov_fp32 ov_bf16 ort_int8]
+        [--fast ort_fp32 ov_fp32 ov_bf16 ov_int8 ort_int8]
 
 ORIGINAL_DIR is a checkout of github.com/qaz670756/LSNet (its ``models/``
 package is imported from there; nothing of it is copied). The original model
@@ -15,9 +15,9 @@ converted to mmcd with the same tool. The runtimes are timed **alternating in
 blocks of runs** (the first run of each block untimed), so all see the same
 machine load: the original model, mmcd eager and mmcd's fast path
 (:class:`FastChangeSegmentor`): ONNX Runtime fp32, OpenVINO fp32 (the
-default), OpenVINO bf16 (where the CPU has bfloat16) and ONNX Runtime int8
-(calibrated on synthetic pairs, not on the inputs timed); ``--fast`` picks
-among them. Inputs: ``noise`` (uniform 0..255)
+default), OpenVINO bf16 (where the CPU has bfloat16), OpenVINO int8 (NNCF)
+and ONNX Runtime int8 (both calibrated on synthetic pairs, not on the inputs
+timed); ``--fast`` picks among them. Inputs: ``noise`` (uniform 0..255)
 and ``real`` (the real sample pairs of ``--real-samples``, read in place,
 cycled to fill a batch). It prints per runtime the median latency, pairs/s
 and CPU seconds per pair (all threads; steadier than wall time on a shared
@@ -59,6 +59,7 @@ NECK_VARIANTS = dict(DiffFPN='difffpn', DenseFPN='densefpn')
 FAST_RUNTIMES = (('ort_fp32', 'fp32', 'onnxruntime'),
                  ('ov_fp32', 'fp32', 'openvino'),
                  ('ov_bf16', 'bf16', 'openvino'),
+                 ('ov_int8', 'int8', 'openvino'),
                  ('ort_int8', 'int8', 'onnxruntime'))
 
 
@@ -365,7 +366,7 @@ def main():
             print(f'change F1 on the {len(x)} real sample pairs (labels): ' +
                   ', '.join(f'{n} {f1(p, masks):.4f}'
                             for n, p in preds.items()))
-            for name in ('ov_bf16', 'ort_int8'):
+            for name in ('ov_bf16', 'ov_int8', 'ort_int8'):
                 if name in preds:
                     print(f'{name} mask vs eager fp32 mask: F1 '
                           f'{f1(preds[name], preds["eager"]):.4f}, pixels '

@@ -17,9 +17,9 @@ from torch import Tensor
 from mmcd.models.utils.onnx_export import (ChangeLogits, OnnxRuntimeLogits,
                                            export_onnx, fast_path_problem,
                                            pair_channels, quantize_int8)
-from mmcd.models.utils.openvino_runtime import (OPENVINO_PRECISIONS,
-                                                OpenVINOLogits,
-                                                import_openvino)
+from mmcd.models.utils.openvino_runtime import (OpenVINOLogits,
+                                                import_nncf, import_openvino,
+                                                quantize_int8_openvino)
 from mmcd.registry import MODEL_WRAPPERS, MODELS
 
 
@@ -33,8 +33,8 @@ BACKENDS = ('auto', 'openvino', 'onnxruntime')
 def choose_backend(backend: str, precision: str) -> str:
     """The backend that runs ``precision`` for the ``backend`` asked for.
 
-    OpenVINO runs fp32 and bf16; int8 runs in ONNX Runtime (its QDQ graph
-    crashes OpenVINO 2026.4's CPU plugin); bf16 needs OpenVINO.
+    ``'auto'`` is OpenVINO where it is installed (for int8 also nncf, its
+    quantiser), else ONNX Runtime; bf16 needs OpenVINO.
     """
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got '
@@ -45,18 +45,14 @@ def choose_backend(backend: str, precision: str) -> str:
     if backend == 'onnxruntime' and precision not in ('fp32', 'int8'):
         raise ValueError(f"precision {precision!r} needs the 'openvino' "
                          'backend')
-    if backend == 'openvino' and precision not in OPENVINO_PRECISIONS:
-        raise ValueError(f"precision {precision!r} runs in the "
-                         "'onnxruntime' backend only")
-    if backend != 'auto':
-        return backend
-    if precision not in OPENVINO_PRECISIONS:
+    if backend != 'auto' or precision == 'bf16':
+        return 'openvino' if backend == 'auto' else backend
+    try:
+        import_openvino()
+        if precision == 'int8':
+            import_nncf()
+    except ImportError:
         return 'onnxruntime'
-    if precision == 'fp32':
-        try:
-            import_openvino()
-        except ImportError:
-            return 'onnxruntime'
     return 'openvino'
 
 
@@ -92,10 +88,12 @@ class FastChangeSegmentor(BaseModel):
 
     ``precision='bf16'`` runs the graph in OpenVINO with bfloat16
     arithmetic (CPUs with bfloat16 instructions; others raise).
-    ``precision='int8'`` quantises the exported graph statically
-    (:func:`quantize_int8`: per-channel int8 weights, uint8 activations with
-    ranges calibrated on the inputs given to :meth:`calibrate`, e.g. pairs of
-    the training split) and runs in ONNX Runtime. Their logits differ from
+    ``precision='int8'`` quantises the exported graph statically, with
+    ranges calibrated on the inputs given to :meth:`calibrate` (e.g. pairs
+    of the training split): in OpenVINO by NNCF
+    (:func:`~mmcd.models.utils.openvino_runtime.quantize_int8_openvino`),
+    in ONNX Runtime by its QDQ quantiser (:func:`quantize_int8`). Their
+    logits differ from
     fp32 by the rounding or quantisation error, so neither is ever chosen
     implicitly: ``tools/test.py --fast bf16`` / ``--fast int8`` reports the
     change F1 of that graph and of the fp32 graph side by side.
@@ -122,10 +120,11 @@ class FastChangeSegmentor(BaseModel):
             (statically quantised; call :meth:`calibrate` before the first
             inference). Default: ``'fp32'``.
         backend (str): ``'openvino'``, ``'onnxruntime'`` or ``'auto'``
-            (:func:`choose_backend`: OpenVINO for fp32 and bf16 where it is
-            installed, ONNX Runtime for int8). Default: ``'auto'``.
-        calibrate_method (str): int8: how activation ranges are taken from
-            the calibration runs (:func:`quantize_int8`): ``'minmax'``,
+            (:func:`choose_backend`: OpenVINO where it is installed, for
+            int8 with nncf). Default: ``'auto'``.
+        calibrate_method (str): int8 in ONNX Runtime: how activation ranges
+            are taken from the calibration runs (:func:`quantize_int8`;
+            NNCF has its own): ``'minmax'``,
             ``'percentile'`` or ``'entropy'``. Default: ``'percentile'``
             (on LSNet about half the F1 loss of min/max, at 2-3x the
             calibration time).
@@ -233,12 +232,17 @@ class FastChangeSegmentor(BaseModel):
                 osp.join(tmp, 'change_logits.onnx'), ['inputs'], ['logits'])
             precision = self.precision
             if self.precision == 'int8':
-                path = quantize_int8(path, osp.join(tmp, 'int8.onnx'),
-                                     self.calibration_inputs,
-                                     self.calibrate_method)
                 pairs = sum(len(x) for x in self.calibration_inputs)
-                precision = (f'int8, calibrated on {pairs} pairs, '
-                             f'{self.calibrate_method}')
+                if backend == 'openvino':
+                    path = quantize_int8_openvino(path,
+                                                  self.calibration_inputs)
+                    method = 'NNCF'
+                else:
+                    path = quantize_int8(path, osp.join(tmp, 'int8.onnx'),
+                                         self.calibration_inputs,
+                                         self.calibrate_method)
+                    method = self.calibrate_method
+                precision = f'int8, calibrated on {pairs} pairs, {method}'
             if backend == 'openvino':
                 self._fast_logits = OpenVINOLogits(path, self.num_threads,
                                                    self.precision)

@@ -1,13 +1,15 @@
 """OpenVINO execution of exported change segmentor graphs (CPU)."""
 import collections
-from typing import Optional
+import logging
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-#: OpenVINO inference precision of each fast-path precision it runs.
-OPENVINO_PRECISIONS = dict(fp32='f32', bf16='bf16')
+#: OpenVINO inference precision of each fast-path precision it runs (int8:
+#: of the operations NNCF leaves in floating point).
+OPENVINO_PRECISIONS = dict(fp32='f32', bf16='bf16', int8='f32')
 
 
 def import_openvino():
@@ -20,6 +22,57 @@ def import_openvino():
             '(or `pip install -r requirements/tests.txt`); the '
             "'onnxruntime' backend or --no-fast run without it") from e
     return openvino
+
+
+def import_nncf():
+    """Import nncf (OpenVINO's quantiser), or say how to install it."""
+    try:
+        import nncf
+    except ImportError as e:
+        raise ImportError(
+            'int8 in OpenVINO needs nncf: `pip install nncf` (or `pip '
+            'install -r requirements/tests.txt`); the \'onnxruntime\' '
+            'backend quantises without it') from e
+    return nncf
+
+
+def quantize_int8_openvino(onnx_path: str,
+                           calibration_inputs: Sequence[Tensor]):
+    """Static int8 quantisation of an exported graph with NNCF.
+
+    NNCF's ``MIXED`` preset: int8 weights (symmetric, per output channel)
+    and activations (asymmetric, per tensor), ranges from the calibration
+    inputs (one sample each), the operations OpenVINO runs faster in
+    floating point left there. The graph keeps its dynamic batch and size.
+
+    Args:
+        onnx_path (str): The fp32 graph (one input).
+        calibration_inputs (Sequence[Tensor]): Inputs of the graph, as
+            inference feeds them (preprocessed ``(N, 2C, H, W)`` batches).
+
+    Returns:
+        openvino.Model: The quantised model (for :class:`OpenVINOLogits`).
+    """
+    ov = import_openvino()
+    nncf = import_nncf()
+    samples = [
+        np.ascontiguousarray(x[i:i + 1].detach().to('cpu',
+                                                     torch.float32).numpy())
+        for x in calibration_inputs for i in range(len(x))
+    ]
+    if not samples:
+        raise ValueError('int8 quantisation needs at least one calibration '
+                         'input')
+    nncf_logger = logging.getLogger('nncf')
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.ERROR)  # progress bars and statistics
+    try:
+        return nncf.quantize(ov.Core().read_model(onnx_path),
+                             nncf.Dataset(samples),
+                             preset=nncf.QuantizationPreset.MIXED,
+                             subset_size=len(samples))
+    finally:
+        nncf_logger.setLevel(level)
 
 
 class OpenVINOLogits:
@@ -36,19 +89,23 @@ class OpenVINOLogits:
     ``precision`` is OpenVINO's inference precision, set explicitly:
     OpenVINO's own default on CPUs with bfloat16 instructions is bf16,
     which this class never takes silently. ``'bf16'`` raises when the CPU
-    has no bfloat16 support (OpenVINO would run f32 instead).
+    has no bfloat16 support (OpenVINO would run f32 instead); ``'int8'``
+    runs a model quantised by :func:`quantize_int8_openvino`, its
+    floating-point operations in f32.
 
     Args:
-        onnx_path (str): The exported graph (one input ``(N, C, H, W)``,
-            one output); read once, so the file may be removed afterwards.
+        model (str | openvino.Model): The exported graph (one input
+            ``(N, C, H, W)``, one output) as an ONNX file (read once, so
+            the file may be removed afterwards) or an OpenVINO model.
         num_threads (int, optional): Threads. Default: None, meaning
             ``torch.get_num_threads()``.
-        precision (str): ``'fp32'`` or ``'bf16'``. Default: ``'fp32'``.
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'int8'`` (``model``
+            quantised). Default: ``'fp32'``.
         max_compiled_sizes (int): Input sizes kept compiled. Default: 8.
     """
 
     def __init__(self,
-                 onnx_path: str,
+                 model,
                  num_threads: Optional[int] = None,
                  precision: str = 'fp32',
                  max_compiled_sizes: int = 8):
@@ -58,7 +115,8 @@ class OpenVINOLogits:
                              f'{precision!r}')
         self._ov = import_openvino()
         self.core = self._ov.Core()
-        self.model = self.core.read_model(onnx_path)
+        self.model = (self.core.read_model(model) if isinstance(model, str)
+                      else model)
         self.num_threads = num_threads or torch.get_num_threads()
         self.precision = precision
         self.max_compiled_sizes = max_compiled_sizes
