@@ -51,7 +51,8 @@ def test_fp32_batches_on_streams_equal_single_runs(graph):
     torch.testing.assert_close(batch, singles, rtol=0, atol=1e-5)
     assert (batch - expected).abs().max() < 1e-4 * max(
         1, float(expected.abs().max()))
-    single, queue = runner._compiled[(6, 40, 40)]
+    single, requests = runner._compiled[(6, 40, 40)]
+    assert len(requests) == 2
     assert single.get_property('INFERENCE_PRECISION_HINT') == ov.Type.f32
     # one compilation per size, the oldest dropped beyond the limit
     for size in (24, 32):

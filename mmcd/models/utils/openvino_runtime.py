@@ -1,6 +1,7 @@
 """OpenVINO execution of exported change segmentor graphs (CPU)."""
 import collections
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -120,7 +121,8 @@ class OpenVINOLogits:
         self.num_threads = num_threads or torch.get_num_threads()
         self.precision = precision
         self.max_compiled_sizes = max_compiled_sizes
-        self._compiled = collections.OrderedDict()  # shape -> (one, queue)
+        self._compiled = collections.OrderedDict()  # shape -> compiled
+        self._pool = None  # threads running the batch requests
         if precision == 'bf16':
             capabilities = self.core.get_property('CPU',
                                                   'OPTIMIZATION_CAPABILITIES')
@@ -138,7 +140,8 @@ class OpenVINOLogits:
         }
 
     def _compile(self, shape: tuple):
-        """(compiled model for one sample, async queue for batches)."""
+        """(compiled model for one sample, one infer request per stream of
+        the compiled model for batches, or None with one thread)."""
         if shape in self._compiled:
             self._compiled.move_to_end(shape)
             return self._compiled[shape]
@@ -146,33 +149,39 @@ class OpenVINOLogits:
         model.reshape([1, *shape])
         single = self.core.compile_model(model, 'CPU',
                                          self._config(self.num_threads, 1))
-        queue = None
+        requests = None
         if self.num_threads > 1:
             streams = self.core.compile_model(
                 model, 'CPU', self._config(self.num_threads,
                                            self.num_threads))
-            queue = self._ov.AsyncInferQueue(streams, self.num_threads)
-        self._compiled[shape] = (single, queue)
+            requests = [streams.create_infer_request()
+                        for _ in range(self.num_threads)]
+        self._compiled[shape] = (single, requests)
         while len(self._compiled) > self.max_compiled_sizes:
             self._compiled.popitem(last=False)
-        return single, queue
+        return single, requests
 
     def __call__(self, inputs: Tensor) -> Tensor:
         """Run the graph on a CPU float ``(N, C, H, W)`` tensor."""
         array = np.ascontiguousarray(
             inputs.detach().to('cpu', torch.float32).numpy())
-        single, queue = self._compile(tuple(array.shape[1:]))
-        if len(array) == 1 or queue is None:
+        single, requests = self._compile(tuple(array.shape[1:]))
+        if len(array) == 1 or requests is None:
             outs = [single(array[i:i + 1])[0] for i in range(len(array))]
         else:
-            outs = [None] * len(array)
+            # samples k, k + n, ... on request k, n requests side by side
+            # (OpenVINO releases the GIL while a request runs); no
+            # AsyncInferQueue: its Python callbacks crashed the interpreter
+            # when garbage-collected later
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(len(requests))
 
-            def keep(request, index):
-                outs[index] = request.get_output_tensor(0).data.copy()
+            def run_share(k):
+                return [requests[k].infer({0: array[i:i + 1]})[0].copy()
+                        for i in range(k, len(array), len(requests))]
 
-            queue.set_callback(keep)
-            for i in range(len(array)):
-                queue.start_async({0: array[i:i + 1]}, i)
-            queue.wait_all()
+            shares = list(self._pool.map(run_share, range(len(requests))))
+            outs = [shares[i % len(shares)][i // len(shares)]
+                    for i in range(len(array))]
         return torch.from_numpy(
             outs[0] if len(outs) == 1 else np.concatenate(outs))
