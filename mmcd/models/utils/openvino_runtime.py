@@ -1,7 +1,6 @@
 """OpenVINO execution of exported change segmentor graphs (CPU)."""
 import collections
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -122,7 +121,6 @@ class OpenVINOLogits:
         self.precision = precision
         self.max_compiled_sizes = max_compiled_sizes
         self._compiled = collections.OrderedDict()  # shape -> compiled
-        self._pool = None  # threads running the batch requests
         if precision == 'bf16':
             capabilities = self.core.get_property('CPU',
                                                   'OPTIMIZATION_CAPABILITIES')
@@ -169,19 +167,17 @@ class OpenVINOLogits:
         if len(array) == 1 or requests is None:
             outs = [single(array[i:i + 1])[0] for i in range(len(array))]
         else:
-            # samples k, k + n, ... on request k, n requests side by side
-            # (OpenVINO releases the GIL while a request runs); no
-            # AsyncInferQueue: its Python callbacks crashed the interpreter
-            # when garbage-collected later
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(len(requests))
-
-            def run_share(k):
-                return [requests[k].infer({0: array[i:i + 1]})[0].copy()
-                        for i in range(k, len(array), len(requests))]
-
-            shares = list(self._pool.map(run_share, range(len(requests))))
-            outs = [shares[i % len(shares)][i // len(shares)]
-                    for i in range(len(array))]
+            # rounds of one sample per request, the requests side by side
+            # in OpenVINO's threads (no Python threads: concurrent first
+            # calls into pyopenvino deadlocked; no AsyncInferQueue: its
+            # Python callbacks crashed the interpreter when collected)
+            outs = []
+            for start in range(0, len(array), len(requests)):
+                running = requests[:len(array) - start]
+                for k, request in enumerate(running):
+                    request.start_async({0: array[start + k:start + k + 1]})
+                for request in running:
+                    request.wait()
+                    outs.append(request.get_output_tensor(0).data.copy())
         return torch.from_numpy(
             outs[0] if len(outs) == 1 else np.concatenate(outs))
