@@ -1,7 +1,7 @@
 """OpenVINO execution of exported change segmentor graphs (CPU)."""
 import collections
 import logging
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -113,8 +113,8 @@ class OpenVINOLogits:
             raise ValueError(f'OpenVINO precision must be one of '
                              f'{tuple(OPENVINO_PRECISIONS)}, got '
                              f'{precision!r}')
-        self._ov = import_openvino()
-        self.core = self._ov.Core()
+        ov = import_openvino()
+        self.core = ov.Core()
         self.model = (self.core.read_model(model) if isinstance(model, str)
                       else model)
         self.num_threads = num_threads or torch.get_num_threads()
