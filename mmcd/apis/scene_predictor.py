@@ -28,12 +28,28 @@ from .scene_io import (ArraySceneReader, check_same_grid, fill_non_finite,
 
 _END = object()
 
-#: The tile grid of a scene (tile starts and sizes per axis, the blending
-#: weights) and its column stripes ``(x0, x1, tile columns)``, ``step``
-#: pixels wide.
-SceneLayout = collections.namedtuple(
-    'SceneLayout',
-    'ys tile_h xs tile_w weights weights_x step stripes')
+class SceneLayout(
+        collections.namedtuple(
+            'SceneLayout',
+            'height ys tile_h xs tile_w weights weights_x step stripes')):
+    """The tile grid of a scene ``height`` rows high (tile starts and sizes
+    per axis, the blending weights) and its column stripes ``(x0, x1, tile
+    columns)``, ``step`` pixels wide (:meth:`SceneChangePredictor._layout`).
+    """
+
+    def blocks(self, stripes: Optional[Sequence[int]] = None
+               ) -> Iterator[Tuple[int, Tuple[int, int, List[int]], int,
+                                   int]]:
+        """The output blocks in the order they are finished, stripe by
+        stripe, each tile row by tile row: ``(stripe index, stripe, tile
+        row, rows)``, the block being ``rows`` rows from the tile row's
+        top across the stripe. ``stripes`` (indices) keeps only those."""
+        chosen = range(len(self.stripes)) if stripes is None else stripes
+        for i in chosen:
+            for r, y in enumerate(self.ys):
+                bottom = self.ys[r + 1] if r + 1 < len(self.ys) else \
+                    self.height
+                yield i, self.stripes[i], r, bottom - y
 
 
 def prefetch(iterator: Iterator, depth: int,
@@ -294,7 +310,8 @@ class SceneChangePredictor:
             step = min(step, -(-width // parts))
             step = -(-step // block_width) * block_width
         step = max(block_width, step // block_width * block_width)
-        return SceneLayout(ys, tile_h, xs, tile_w, weights, weights_x, step,
+        return SceneLayout(height, ys, tile_h, xs, tile_w, weights, weights_x,
+                           step,
                            list(self._stripes(width, xs, weights_x, step)))
 
     def _predict(self, reader_a, reader_b,
@@ -318,18 +335,13 @@ class SceneChangePredictor:
                                   layout.tile_w)
         weights, weights_x, step = (layout.weights, layout.weights_x,
                                     layout.step)
-        chosen = range(len(layout.stripes)) if stripes is None else stripes
-        steps = [(layout.stripes[i], r) for i in chosen
-                 for r in range(len(ys))]
-
-        def done_rows(r):
-            return (ys[r + 1] if r + 1 < len(ys) else height) - ys[r]
+        steps = [block[1:] for block in layout.blocks(stripes)]
 
         def read(steps: Iterable) -> Iterator:
             """Per step, its batches of tiles holding some valid pixel, as
             ``(columns, model input)``, then the valid map of its finished
             block."""
-            for (x0, x1, cols), r in steps:
+            for (x0, x1, cols), r, done in steps:
                 y = ys[r]
                 for start in range(0, len(cols), self.batch_size):
                     batch = []
@@ -344,7 +356,7 @@ class SceneChangePredictor:
                     if batch:
                         yield [c for c, _, _ in batch], self._model_input(
                             [(a, b) for _, a, b in batch])
-                window = (x0, y, x1 - x0, done_rows(r))
+                window = (x0, y, x1 - x0, done)
                 yield reader_a.valid(window) & reader_b.valid(window)
 
         if self.inferencer.show_progress:
@@ -372,7 +384,7 @@ class SceneChangePredictor:
                 write = _OrderedCalls(pools[1], self.prefetch)
             else:
                 reads, write = read(steps), None
-            for (x0, x1, cols), r in progress:
+            for (x0, x1, cols), r, done in progress:
                 band_x0 = xs[cols[0]]
                 if r == 0:  # a new stripe
                     band_w = xs[cols[-1]] + tile_w - band_x0
@@ -395,7 +407,6 @@ class SceneChangePredictor:
                                      xs[c] - band_x0 + tile_w)
                         prob_sum[:, span] += prob * w
                         weight_sum[:, span] += w
-                done = done_rows(r)
                 span = slice(x0 - band_x0, x1 - band_x0)
                 total = weight_sum[:done, span]
                 prob = np.divide(prob_sum[:done, span], total,
@@ -674,13 +685,11 @@ class SceneChangePredictor:
                         f'{ds.width}, not a part of this {height} x {width} '
                         'scene (2 bands)')
                 sources.append(ds)
-            ys = layout.ys
-            for i, (x0, x1, _) in enumerate(layout.stripes):
-                ds = sources[i % len(sources)]
-                for r, y in enumerate(ys):
-                    done = (ys[r + 1] if r + 1 < len(ys) else height) - y
-                    prob, valid = ds.read(window=Window(x0, y, x1 - x0, done))
-                    emit(x0, y, prob, valid > 0)
+            for i, (x0, x1, _), r, done in layout.blocks():
+                y = layout.ys[r]
+                prob, valid = sources[i % len(sources)].read(
+                    window=Window(x0, y, x1 - x0, done))
+                emit(x0, y, prob, valid > 0)
             return sum(int(ds.tags().get('tiles', 0)) for ds in sources)
 
     def _predict_to_files(self, path_a, path_b, out, prob_out, vector_out,

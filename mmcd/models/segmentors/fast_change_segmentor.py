@@ -230,25 +230,13 @@ class FastChangeSegmentor(BaseModel):
             path = export_onnx(
                 ChangeLogits(self.module), [sample],
                 osp.join(tmp, 'change_logits.onnx'), ['inputs'], ['logits'])
-            precision = self.precision
-            if self.precision == 'int8':
-                pairs = sum(len(x) for x in self.calibration_inputs)
-                if backend == 'openvino':
-                    path = quantize_int8_openvino(path,
-                                                  self.calibration_inputs)
-                    method = 'NNCF'
-                else:
-                    path = quantize_int8(path, osp.join(tmp, 'int8.onnx'),
-                                         self.calibration_inputs,
-                                         self.calibrate_method)
-                    method = self.calibrate_method
-                precision = f'int8, calibrated on {pairs} pairs, {method}'
-            if backend == 'openvino':
-                self._fast_logits = OpenVINOLogits(path, self.num_threads,
-                                                   self.precision)
-            else:
-                self._fast_logits = OnnxRuntimeLogits(
-                    path, self.num_threads, self.max_pixels_per_run)
+            runner = dict(openvino=self._openvino_runner,
+                          onnxruntime=self._onnxruntime_runner)[backend]
+            self._fast_logits, method = runner(path, tmp)
+        precision = self.precision
+        if precision == 'int8':
+            pairs = sum(len(x) for x in self.calibration_inputs)
+            precision = f'int8, calibrated on {pairs} pairs, {method}'
         name = dict(openvino='OpenVINO', onnxruntime='ONNX Runtime')[backend]
         self.runtime = (f'{name} ({precision}, '
                         f'{self._fast_logits.num_threads} threads)')
@@ -256,6 +244,25 @@ class FastChangeSegmentor(BaseModel):
                   f'current weights of {type(self.module).__name__}',
                   logger='current')
         return self._fast_logits
+
+    def _openvino_runner(self, path: str, tmp: str):
+        """(:class:`OpenVINOLogits` of the graph at ``path``, quantised by
+        NNCF for int8; the name of the int8 calibration)."""
+        model = path
+        if self.precision == 'int8':
+            model = quantize_int8_openvino(path, self.calibration_inputs)
+        return OpenVINOLogits(model, self.num_threads, self.precision), 'NNCF'
+
+    def _onnxruntime_runner(self, path: str, tmp: str):
+        """(:class:`OnnxRuntimeLogits` of the graph at ``path``, quantised
+        to QDQ int8 in ``tmp`` for int8; the int8 calibration method)."""
+        if self.precision == 'int8':
+            path = quantize_int8(path, osp.join(tmp, 'int8.onnx'),
+                                 self.calibration_inputs,
+                                 self.calibrate_method)
+        return (OnnxRuntimeLogits(path, self.num_threads,
+                                  self.max_pixels_per_run),
+                self.calibrate_method)
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
