@@ -7,6 +7,7 @@ ones (weights/readme.txt of qaz670756/LSNet).
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import mmcd  # noqa: F401
 from mmcd.models.backbones import LightSiamese
@@ -101,6 +102,49 @@ def test_context_guided_block_residual_is_added():
     plain = ContextGuidedBlock(8, 8, reduction=2, skip_connect=False).eval()
     plain.load_state_dict(block.state_dict())
     torch.testing.assert_close(block(x), plain(x) + x)
+
+
+@pytest.mark.parametrize('align_corners', [True, False])
+def test_context_guided_block_forward_concat(align_corners):
+    # the necks' path: per-part entry convolutions at each part's own
+    # resolution, resized and summed, equal the block on the concatenation
+    # of the parts resized first (float64, odd sizes, trained-like BN)
+    torch.manual_seed(0)
+    block = ContextGuidedBlock(5 + 3 + 4, 8, reduction=2,
+                               skip_connect=False).double().eval()
+    block.norm_in.running_mean.uniform_(-1, 1)
+    block.norm_in.running_var.uniform_(0.5, 2)
+    block.conv_in.bias.data.uniform_(-1, 1)
+    parts = [torch.randn(2, 5, 13, 11, dtype=torch.float64),
+             torch.randn(2, 3, 13, 11, dtype=torch.float64),
+             torch.randn(2, 4, 7, 6, dtype=torch.float64)]
+    resized = parts[:2] + [
+        F.interpolate(parts[2], size=(13, 11), mode='bilinear',
+                      align_corners=align_corners)
+    ]
+    expected = block(torch.cat(resized, 1))
+    torch.testing.assert_close(
+        block.forward_concat(parts, align_corners), expected,
+        rtol=1e-12, atol=1e-12)
+    # the gradient reaches every part as through the concatenation
+    block.train()
+    leaves = [p.clone().requires_grad_() for p in parts]
+    block.forward_concat(leaves, align_corners).square().sum().backward()
+    ref = [p.clone().requires_grad_() for p in parts]
+    block(torch.cat(ref[:2] + [
+        F.interpolate(ref[2], size=(13, 11), mode='bilinear',
+                      align_corners=align_corners)
+    ], 1)).square().sum().backward()
+    for got, want in zip(leaves, ref):
+        torch.testing.assert_close(got.grad, want.grad, rtol=1e-10,
+                                   atol=1e-10)
+    with pytest.raises(ValueError, match=r'\[5, 3\] channels; the block '
+                       'takes 12'):
+        block.forward_concat(parts[:2])
+    residual = ContextGuidedBlock(8, 8, reduction=2, skip_connect=True)
+    with pytest.raises(ValueError, match='without downsampling and '
+                       'residual'):
+        residual.forward_concat([torch.randn(1, 8, 4, 4)])
 
 
 def test_coordinate_attention():

@@ -2,13 +2,11 @@
 from functools import partial
 from typing import Sequence, Tuple
 
-import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmcd.registry import MODELS
 from ..utils import LSNET_INIT_CFG, neck_cg_block
-from .diff_fpn import upsample_like
 
 
 @MODELS.register_module()
@@ -28,7 +26,9 @@ class DenseFPN(BaseModule):
 
     Unlike SNUNet-CD, both dates' deeper features are upsampled, and the
     nesting stops at depth 3. Outputs ``(x0_1, x0_2, x0_3)``, ``f0`` (32)
-    channels each, at level-0 resolution.
+    channels each, at level-0 resolution. The blocks run
+    :meth:`ContextGuidedBlock.forward_concat`: the same values, without
+    building the concatenations.
 
     Args:
         in_channels (Sequence[int]): Per-date channels of the four levels.
@@ -79,9 +79,6 @@ class DenseFPN(BaseModule):
         self.block0_3 = cg(2 * c[0] + 2 * f[0] + f[1], f[0], 0)
         self.out_channels = (f[0], f[0], f[0])
 
-    def _up(self, x: Tensor, target: Tensor) -> Tensor:
-        return upsample_like(x, target, self.align_corners)
-
     def forward(self, feats_a: Sequence[Tensor],
                 feats_b: Sequence[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """Change features from the two dates' four backbone levels."""
@@ -90,12 +87,13 @@ class DenseFPN(BaseModule):
                              f'{len(feats_a)} and {len(feats_b)}')
         a0, a1, a2, a3 = feats_a
         b0, b1, b2, b3 = feats_b
-        up = self._up
-        x0_1 = self.block0_1(torch.cat([a0, b0, up(a1, a0), up(b1, a0)], 1))
-        x1_1 = self.block1_1(torch.cat([a1, b1, up(a2, a1), up(b2, a1)], 1))
-        x2_1 = self.block2_1(torch.cat([a2, b2, up(a3, a2), up(b3, a2)], 1))
-        x0_2 = self.block0_2(torch.cat([a0, b0, x0_1, up(x1_1, a0)], 1))
-        x1_2 = self.block1_2(torch.cat([a1, b1, x1_1, up(x2_1, a1)], 1))
-        x0_3 = self.block0_3(
-            torch.cat([a0, b0, x0_1, x0_2, up(x1_2, a0)], 1))
+        def cg(block, *parts):
+            return block.forward_concat(parts, self.align_corners)
+
+        x0_1 = cg(self.block0_1, a0, b0, a1, b1)
+        x1_1 = cg(self.block1_1, a1, b1, a2, b2)
+        x2_1 = cg(self.block2_1, a2, b2, a3, b3)
+        x0_2 = cg(self.block0_2, a0, b0, x0_1, x1_1)
+        x1_2 = cg(self.block1_2, a1, b1, x1_1, x2_1)
+        x0_3 = cg(self.block0_3, a0, b0, x0_1, x0_2, x1_2)
         return x0_1, x0_2, x0_3

@@ -2,7 +2,6 @@
 from functools import partial
 from typing import Sequence, Tuple
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -44,6 +43,10 @@ class DiffFPN(BaseModule):
 
     Outputs (all at level-0 resolution): ``(u_0, v_0, w)`` with
     ``(m, m, 2m)`` = (32, 32, 64) channels.
+
+    The blocks of steps 1, 3, 4 and 5 run
+    :meth:`ContextGuidedBlock.forward_concat`: the same values, without
+    building the concatenations.
 
     ``thin=True`` is LSNet's "thin diffFPN": the first row only makes
     ``u_0, u_1`` and the second row is a single block ``3m -> 2m`` (the
@@ -112,7 +115,7 @@ class DiffFPN(BaseModule):
     def _diff_row(self, blocks: nn.ModuleList,
                   feats: Sequence[Tensor]) -> list:
         return [
-            block(torch.cat([feats[i], self._up(feats[i + 1], feats[i])], 1))
+            block.forward_concat([feats[i], feats[i + 1]], self.align_corners)
             for i, block in enumerate(blocks)
         ]
 
@@ -123,7 +126,7 @@ class DiffFPN(BaseModule):
             raise ValueError('DiffFPN needs 4 levels of each date, got '
                              f'{len(feats_a)} and {len(feats_b)}')
         t = [
-            block(torch.cat([a, b], 1))
+            block.forward_concat([a, b], self.align_corners)
             for block, a, b in zip(self.lateral_blocks, feats_a, feats_b)
         ]
         for i in range(3, 0, -1):

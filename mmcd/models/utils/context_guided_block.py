@@ -3,6 +3,7 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmseg.models.backbones.cgnet import GlobalContextExtractor
@@ -103,11 +104,56 @@ class ContextGuidedBlock(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """Forward function."""
-        out = self.act_in(self.norm_in(self.conv_in(x)))
+        out = self._context(self.conv_in(x))
+        return x + out if self.skip_connect else out
+
+    def forward_concat(self,
+                       parts: Sequence[Tensor],
+                       align_corners: bool = True) -> Tensor:
+        """The forward of ``concat(parts)`` along channels, where parts
+        smaller than ``parts[0]`` are first bilinearly resized to its size,
+        without building the concatenation.
+
+        The 1x1 entry convolution runs on each part with its slice of the
+        weight, at the part's own resolution, and the results are resized
+        and summed. Exact up to rounding: a 1x1 convolution commutes with
+        bilinear resizing, whose weights sum to 1. It saves the copy into
+        the concatenation, and the convolution and the resizing of the
+        coarser parts run on fewer pixels or channels. Only for blocks
+        with a 1x1 entry and no residual (the necks' blocks).
+
+        Args:
+            parts (Sequence[Tensor]): The parts of the block's input, in
+                their order in the concatenation.
+            align_corners (bool): Of the bilinear resizing. Default: True.
+        """
+        if self.downsample or self.skip_connect:
+            raise ValueError('forward_concat needs a block without '
+                             'downsampling and residual')
+        weight, size = self.conv_in.weight, parts[0].shape[2:]
+        if sum(part.shape[1] for part in parts) != weight.shape[1]:
+            raise ValueError(
+                f'the parts have {[part.shape[1] for part in parts]} '
+                f'channels; the block takes {weight.shape[1]}')
+        entry, start = None, 0
+        for part in parts:
+            stop = start + part.shape[1]
+            out = F.conv2d(part, weight[:, start:stop],
+                           self.conv_in.bias if entry is None else None)
+            if out.shape[2:] != size:
+                out = F.interpolate(
+                    out, size=size, mode='bilinear',
+                    align_corners=align_corners)
+            entry = out if entry is None else entry + out
+            start = stop
+        return self._context(entry)
+
+    def _context(self, entry: Tensor) -> Tensor:
+        """Everything after the entry convolution but the residual."""
+        out = self.act_in(self.norm_in(entry))
         joint = torch.cat([self.conv_local(out), self.conv_surround(out)], 1)
         joint = self.act_joint(self.norm_joint(joint))
-        out = self.global_context(joint)
-        return x + out if self.skip_connect else out
+        return self.global_context(joint)
 
 
 def neck_cg_block(in_channels: int, out_channels: int, level: int,
