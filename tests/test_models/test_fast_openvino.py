@@ -12,6 +12,7 @@ import torch
 from mmcd.models.segmentors import FastChangeSegmentor
 from mmcd.models.segmentors.fast_change_segmentor import choose_backend
 from mmcd.models.utils import ChangeLogits, OpenVINOLogits, export_onnx
+from mmcd.models.utils.openvino_runtime import pool_strip_means
 from test_models.test_fast_int8 import REPO, pairs, tiny_model
 
 ov = pytest.importorskip('openvino')
@@ -59,6 +60,29 @@ def test_fp32_batches_on_streams_equal_single_runs(graph):
         runner(pairs(1, size, size=size))
     assert list(runner._compiled) == [(6, 24, 24), (6, 32, 32)]
     torch.testing.assert_close(runner(x), batch, rtol=0, atol=1e-5)
+
+
+class StripMeans(torch.nn.Module):
+    """Means over the height, the width and both, as coordinate attention
+    and squeeze-excitation take them."""
+
+    def forward(self, x):
+        return (x * x.mean(2, keepdim=True) + x.mean(-1, keepdim=True) -
+                torch.nn.functional.adaptive_avg_pool2d(x, 1))
+
+
+def test_strip_means_run_as_poolings(tmp_path):
+    path = export_onnx(StripMeans(), [torch.zeros(1, 3, 8, 8)],
+                       str(tmp_path / 'means.onnx'), ['x'], ['y'])
+    model = ov.Core().read_model(path)
+    model.reshape([1, 3, 9, 7])
+    assert pool_strip_means(model) == 2  # not the mean over both axes
+    types = [node.get_type_name() for node in model.get_ordered_ops()]
+    assert types.count('AvgPool') == 2 and types.count('ReduceMean') == 1
+    x = torch.randn(2, 3, 9, 7)  # a size other than the traced one
+    torch.testing.assert_close(
+        OpenVINOLogits(path, num_threads=1)(x), StripMeans()(x),
+        rtol=1e-5, atol=1e-5)
 
 
 def test_bf16_only_where_the_cpu_has_it(graph):
