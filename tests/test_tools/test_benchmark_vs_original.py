@@ -23,7 +23,7 @@ def test_same_logits_as_the_original_and_the_table():
     _, log = run_tool([
         osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_vs_original.py'),
         ORIGINAL, '--shape', '32', '--batch-size', '2', '--inputs', 'noise',
-        '--repeats', '1', '--block', '1', '--no-int8'
+        '--repeats', '1', '--block', '1', '--no-int8', '--bound'
     ])
     diffs = dict(re.findall(r'(eager|ort_fp32|ov_fp32|ov_bf16) +median .* '
                             r'max \|logit - original\| ([0-9.e+-]+)', log))
@@ -31,3 +31,8 @@ def test_same_logits_as_the_original_and_the_table():
     assert all(float(diffs[k]) < 1e-4 for k in ('eager', 'ort_fp32',
                                                 'ov_fp32'))
     assert re.search(r'\| noise \| 2 \| [0-9.]+ pairs/s \|', log)
+    # the neck's per-part entry convolutions (functional, no module hook)
+    # are counted: a 32x32 pair of LSNet diffFPN is 4.38 G / 64 MACs
+    macs = float(re.search(r'bound, one 32x32 pair: ([0-9.]+) GMACs',
+                           log).group(1))
+    assert 0.0675 < macs < 0.0695, log[-3000:]

@@ -38,6 +38,7 @@ import time
 import mmcd  # noqa: F401  (before anything of mmseg: mmcv-lite stand-in)
 import numpy as np
 import torch
+from mmengine.analysis import FlopAnalyzer
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
 from PIL import Image
@@ -105,30 +106,31 @@ def parse_args():
 
 def traffic_and_macs(model, side):
     """(bytes written by the leaf modules, MACs of the convolutions and
-    linear layers) for one pair through the eager model."""
-    totals = dict(bytes=0, macs=0)
+    linear layers, by ``mmengine.analysis.FlopAnalyzer``) for one pair
+    through the eager model."""
+    written = [0]
 
     def hook(module, inputs, output):
         if isinstance(output, torch.Tensor):
-            totals['bytes'] += output.numel() * output.element_size()
-        if isinstance(module, torch.nn.Conv2d):
-            k = module.kernel_size[0] * module.kernel_size[1]
-            totals['macs'] += output.numel() * k * (
-                module.in_channels // module.groups)
-        elif isinstance(module, torch.nn.Linear):
-            totals['macs'] += output.numel() * module.in_features
+            written[0] += output.numel() * output.element_size()
 
+    logits = ChangeLogits(model).eval()
+    inputs = torch.rand(1, 6, side, side) * 255
     handles = [
         m.register_forward_hook(hook) for m in model.modules()
         if not list(m.children())
     ]
     try:
         with torch.inference_mode():
-            ChangeLogits(model)(torch.rand(1, 6, side, side) * 255)
+            logits(inputs)
     finally:
         for h in handles:
             h.remove()
-    return totals['bytes'], totals['macs']
+    counter = FlopAnalyzer(logits, inputs)
+    counter.unsupported_ops_warnings(False)
+    counter.uncalled_modules_warnings(False)
+    by_operator = counter.by_operator()
+    return written[0], by_operator['conv'] + by_operator.get('linear', 0)
 
 
 def machine_figures():
@@ -160,7 +162,7 @@ def print_bound(model, side, threads):
     written, macs = traffic_and_macs(model, side)
     bandwidth, gflops = machine_figures()
     moved = 2 * written  # each activation written once and read once
-    print(f'bound, one {side}x{side} pair: {macs / 1e9:.2f} GMACs (conv and '
+    print(f'bound, one {side}x{side} pair: {macs / 1e9:.3g} GMACs (conv and '
           f'linear), {written / 2**20:.0f} MiB of activations written by the '
           f'eager model\'s layers ({moved / 2**20:.0f} MiB moved, written '
           f'and read once); one core here: copy bandwidth {bandwidth:.1f} '
