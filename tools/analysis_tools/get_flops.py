@@ -24,8 +24,11 @@ and the auxiliary heads apart (training only), in two conventions:
   ``AdaptiveAvgPool2d`` modules inside ``forward``, after thop had hooked
   the model (mmcd computes it as a mean, which this convention leaves out).
 
-For LSNet diffFPN at 256x256 the thop convention gives 1.207706 M
-parameters and 5.215 G MACs, the published figures.
+It counts the graph the model runs. LSNet's necks run each block's entry
+convolution on the parts of its input concatenation
+(``ContextGuidedBlock.forward_concat``), which needs fewer MACs than the
+original's graph; on that graph the thop convention gives LSNet diffFPN's
+published figures at 256x256 (tested).
 """
 import argparse
 from math import prod
