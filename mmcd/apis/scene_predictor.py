@@ -360,7 +360,7 @@ class SceneChangePredictor:
                 yield reader_a.valid(window) & reader_b.valid(window)
 
         if self.inferencer.show_progress:
-            n_stripes = -(-width // step)
+            n_stripes = len(layout.stripes if stripes is None else stripes)
             progress = track(steps, total=len(steps),
                              description=f'Scene ({len(ys)} tile rows x '
                              f'{n_stripes} stripes)')

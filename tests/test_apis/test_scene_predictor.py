@@ -1,6 +1,7 @@
 """SceneChangePredictor: blending, tiled == whole, GeoTIFF in/out, nodata,
 mismatched scenes, polygons."""
 import json
+import re
 import sys
 
 import numpy as np
@@ -334,6 +335,24 @@ def test_parts_merged_equal_one_process(inferencer, scene, tmp_path, parts):
     with pytest.raises(ValueError, match='not a part of this'):
         predictor(pa, pb, str(tmp_path / 'bad.tif'), parts=[pa])
 
+
+
+def test_progress_counts_the_stripes_run(inferencer, scene, tmp_path,
+                                         capsys, monkeypatch):
+    """The progress line names the stripes this call runs (a part's share
+    of a split scene), not the whole scene's."""
+    a, b = scene
+    pa = write_tif(tmp_path / 'a.tif', a)
+    pb = write_tif(tmp_path / 'b.tif', b)
+    predictor = SceneChangePredictor(inferencer, tile=32, overlap=8)
+    monkeypatch.setattr(inferencer, 'show_progress', True)
+    capsys.readouterr()
+    run = predictor.predict_part(pa, pb, str(tmp_path / 'part0.tif'),
+                                 str(tmp_path / 'merged.tif'), 0, 3)
+    printed = capsys.readouterr().out
+    rows = re.search(r'\((\d+) tile rows x (\d+) stripes\)', printed)
+    assert rows, printed
+    assert int(rows.group(2)) == len(run['stripes']) == 1
 
 
 def test_memory_does_not_grow_with_the_scene(inferencer):
