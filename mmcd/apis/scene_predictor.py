@@ -28,6 +28,7 @@ from .scene_io import (ArraySceneReader, check_same_grid, fill_non_finite,
 
 _END = object()
 
+
 class SceneLayout(
         collections.namedtuple(
             'SceneLayout',

@@ -336,7 +336,6 @@ def test_parts_merged_equal_one_process(inferencer, scene, tmp_path, parts):
         predictor(pa, pb, str(tmp_path / 'bad.tif'), parts=[pa])
 
 
-
 def test_progress_counts_the_stripes_run(inferencer, scene, tmp_path,
                                          capsys, monkeypatch):
     """The progress line names the stripes this call runs (a part's share

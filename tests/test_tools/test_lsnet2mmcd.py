@@ -10,16 +10,15 @@ import importlib.util
 import os.path as osp
 import subprocess
 import sys
-import types
 
 import pytest
 import torch
-import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmcd  # noqa: F401
 from mmcd.registry import MODELS
+from tool_test_utils import save_pickled_original_model
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'lsnet2mmcd.py')
@@ -179,39 +178,11 @@ def test_unknown_key_is_reported():
         lsnet2mmcd.convert_lsnet(original)
 
 
-def _pickled_original_model(state_dict):
-    """A whole model pickled like the original's torch.save(model, f): a
-    tree of modules whose classes live in the original ``models`` package."""
-    pkg = types.ModuleType('models')
-    mod = types.ModuleType('models.Models')
-    node_cls = type('LSNetNode', (nn.Module, ), {'__module__':
-                                                 'models.Models'})
-    mod.LSNetNode = node_cls
-    sys.modules['models'], sys.modules['models.Models'] = pkg, mod
-    root = node_cls()
-    for key, value in state_dict.items():
-        *path, leaf = key.split('.')
-        node = root
-        for name in path:
-            if name not in node._modules:
-                node.add_module(name, node_cls())
-            node = node._modules[name]
-        if leaf in ('running_mean', 'running_var', 'num_batches_tracked'):
-            node.register_buffer(leaf, value)
-        else:
-            node.register_parameter(leaf, nn.Parameter(value))
-    return root
-
-
 @pytest.mark.slow
 def test_cli_converts_a_pickled_original_model(tmp_path):
     original = original_state_dict('densefpn', seed=1)
     src, dst = tmp_path / 'checkpoint_epoch_100.pt', tmp_path / 'mmcd.pth'
-    try:
-        torch.save(_pickled_original_model(original), src)
-    finally:
-        sys.modules.pop('models.Models', None)
-        sys.modules.pop('models', None)
+    save_pickled_original_model(original, src, 'LSNetNode')
     # read without the original code, in a fresh process
     result = subprocess.run([sys.executable, TOOL, str(src), str(dst)],
                             capture_output=True, text=True, timeout=300)

@@ -3,8 +3,10 @@ import importlib.util
 import os.path as osp
 import subprocess
 import sys
+import types
 
 import torch
+import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -62,3 +64,33 @@ def run_tool(args, cwd=None, ok=True):
     if ok:
         assert result.returncode == 0, output[-5000:]
     return result.returncode, output
+
+
+def save_pickled_original_model(state_dict, path, class_name):
+    """Write ``state_dict`` as a whole model pickled like an original
+    repository's ``torch.save(model, f)``: a tree of modules of class
+    ``class_name`` living in the original's ``models.Models`` (importable
+    only while the file is written, as for a user without that code)."""
+    pkg = types.ModuleType('models')
+    mod = types.ModuleType('models.Models')
+    node_cls = type(class_name, (nn.Module, ), {'__module__': 'models.Models'})
+    setattr(mod, class_name, node_cls)
+    sys.modules['models'], sys.modules['models.Models'] = pkg, mod
+    try:
+        root = node_cls()
+        for key, value in state_dict.items():
+            *names, leaf = key.split('.')
+            node = root
+            for name in names:
+                if name not in node._modules:
+                    node.add_module(name, node_cls())
+                node = node._modules[name]
+            if leaf in ('running_mean', 'running_var',
+                        'num_batches_tracked'):
+                node.register_buffer(leaf, value)
+            else:
+                node.register_parameter(leaf, nn.Parameter(value))
+        torch.save(root, path)
+    finally:
+        sys.modules.pop('models.Models', None)
+        sys.modules.pop('models', None)

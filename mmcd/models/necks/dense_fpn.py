@@ -87,6 +87,7 @@ class DenseFPN(BaseModule):
                              f'{len(feats_a)} and {len(feats_b)}')
         a0, a1, a2, a3 = feats_a
         b0, b1, b2, b3 = feats_b
+
         def cg(block, *parts):
             return block.forward_concat(parts, self.align_corners)
 
