@@ -4,6 +4,12 @@
 # `per_column=True`); set it to False for the textbook whole-image Dice.
 # Inputs go in as 0..255 floats (no mean/std normalisation), both dates'
 # channels stacked: 6 values per mean/std.
+# Deliberate difference (order of computation, not function): the neck
+# blocks (diffFPN and denseFPN) run their entry 1x1 convolution on each part
+# of their input concatenation at the part's own resolution and upsample the
+# result (ContextGuidedBlock.forward_concat); the original upsamples, then
+# concatenates, then convolves. Same values up to rounding, fewer MACs
+# (configs/lsnet/README.md).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[0.0] * 6,
