@@ -12,7 +12,8 @@ import torch
 from mmcd.models.segmentors import FastChangeSegmentor
 from mmcd.models.segmentors.fast_change_segmentor import choose_backend
 from mmcd.models.utils import ChangeLogits, OpenVINOLogits, export_onnx
-from mmcd.models.utils.openvino_runtime import pool_strip_means
+from mmcd.models.utils.openvino_runtime import (fold_constants,
+                                                pool_strip_means)
 from test_models.test_fast_int8 import REPO, pairs, tiny_model
 
 ov = pytest.importorskip('openvino')
@@ -76,6 +77,7 @@ def test_strip_means_run_as_poolings(tmp_path):
                        str(tmp_path / 'means.onnx'), ['x'], ['y'])
     model = ov.Core().read_model(path)
     model.reshape([1, 3, 9, 7])
+    fold_constants(model)
     assert pool_strip_means(model) == 2  # not the mean over both axes
     types = [node.get_type_name() for node in model.get_ordered_ops()]
     assert types.count('AvgPool') == 2 and types.count('ReduceMean') == 1
@@ -83,6 +85,47 @@ def test_strip_means_run_as_poolings(tmp_path):
     torch.testing.assert_close(
         OpenVINOLogits(path, num_threads=1)(x), StripMeans()(x),
         rtol=1e-5, atol=1e-5)
+
+
+class SharedDepthwise(torch.nn.Module):
+    """One depthwise convolution with bias run on two halves of the input,
+    as a Siamese backbone runs once per date."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
+
+    def forward(self, x):
+        return self.conv(x[:, :4]) + self.conv(x[:, 4:])
+
+
+def test_folding_leaves_constant_biases(tmp_path):
+    module = SharedDepthwise().eval()
+    path = export_onnx(module, [torch.zeros(1, 8, 8, 8)],
+                       str(tmp_path / 'shared.onnx'), ['x'], ['y'])
+    model = ov.Core().read_model(path)
+    model.reshape([1, 8, 8, 8])
+
+    def bias_sources(model):  # what each convolution's bias Add adds
+        sources = []
+        for node in model.get_ordered_ops():
+            inputs = [i.get_source_output().get_node().get_type_name()
+                      for i in node.inputs()]
+            if node.get_type_name() == 'Add' and \
+                    'GroupConvolution' in inputs:
+                sources += [i for i in inputs if i != 'GroupConvolution']
+        return sources
+
+    assert len(bias_sources(model)) == 2
+    assert set(bias_sources(model)) != {'Constant'}  # computed reshapes
+    fold_constants(model)
+    assert bias_sources(model) == ['Constant', 'Constant']
+    x = torch.randn(1, 8, 8, 8)
+    with torch.no_grad():
+        expected = module(x)
+    torch.testing.assert_close(
+        OpenVINOLogits(path, num_threads=1)(x), expected, rtol=1e-5,
+        atol=1e-5)
 
 
 def test_bf16_only_where_the_cpu_has_it(graph):

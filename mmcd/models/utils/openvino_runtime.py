@@ -75,6 +75,23 @@ def quantize_int8_openvino(onnx_path: str,
         nncf_logger.setLevel(level)
 
 
+def fold_constants(model) -> None:
+    """Constant-fold ``model`` in place (OpenVINO's ``ConstantFolding``).
+
+    What the graph computes from constants becomes a constant: the axes of
+    means (from ``Range``, for :func:`pool_strip_means`) and the convolution
+    biases, whose reshape the ONNX import computes from the convolution's
+    output shape. In a graph that runs one Siamese backbone once per date,
+    OpenVINO's CPU plugin left such biases unfused, each depthwise
+    convolution's bias a separate element-wise pass; folded first, they
+    fuse into the convolutions.
+    """
+    import openvino.passes as passes
+    manager = passes.Manager()
+    manager.register_pass(passes.ConstantFolding())
+    manager.run_passes(model)
+
+
 def pool_strip_means(model) -> int:
     """Rewrite, in place, every mean of a static ``(N, C, H, W)`` tensor
     over its height alone or its width alone (coordinate attention's
@@ -83,16 +100,13 @@ def pool_strip_means(model) -> int:
     The same values; OpenVINO's CPU plugin runs a mean over the height
     as a slow strided reduction, and the pooling several times faster.
     Means over both axes stay as they are (there the reduction is the
-    faster). Needs static shapes, so it runs after ``model.reshape``.
+    faster). Needs static shapes and constant axes, so it runs after
+    ``model.reshape`` and :func:`fold_constants`.
 
     Returns:
         int: The number of means rewritten.
     """
     import openvino.opset13 as ops
-    import openvino.passes as passes
-    manager = passes.Manager()
-    manager.register_pass(passes.ConstantFolding())  # axes from Range
-    manager.run_passes(model)
     rewritten = 0
     for node in model.get_ordered_ops():
         if node.get_type_name() != 'ReduceMean':
@@ -125,8 +139,9 @@ class OpenVINOLogits:
     ``max_compiled_sizes`` sizes are kept). A single sample runs on one
     request with all ``num_threads`` threads; a batch runs as single-sample
     requests on ``num_threads`` single-threaded streams side by side.
-    Subnormal floats are flushed to zero, and means over one spatial axis
-    run as poolings (:func:`pool_strip_means`).
+    Subnormal floats are flushed to zero; each compiled copy is
+    constant-folded (:func:`fold_constants`) and its means over one spatial
+    axis run as poolings (:func:`pool_strip_means`).
 
     ``precision`` is OpenVINO's inference precision, set explicitly:
     OpenVINO's own default on CPUs with bfloat16 instructions is bf16,
@@ -187,6 +202,7 @@ class OpenVINOLogits:
             return self._compiled[shape]
         model = self.model.clone()
         model.reshape([1, *shape])
+        fold_constants(model)
         pool_strip_means(model)
         single = self.core.compile_model(model, 'CPU',
                                          self._config(self.num_threads, 1))
