@@ -23,8 +23,8 @@ cycled to fill a batch). It prints per runtime the median latency, pairs/s
 and CPU seconds per pair (all threads; steadier than wall time on a shared
 machine), the largest logit difference to the original, and, with real
 inputs, the change F1 of each runtime against the samples' labels and the
-agreement of the bf16 and int8 masks with the eager fp32 masks; at the end a Markdown table for the
-README.
+agreement of the bf16 and int8 masks with the eager fp32 masks; at the end
+a Markdown table for the README.
 """
 import argparse
 import glob
@@ -269,6 +269,11 @@ def f1(pred, mask):
     return change_metrics_from_counts(tp, fp, fn, tn)['F1']
 
 
+def differing(pred, other):
+    """Percentage of the pixels where two masks differ."""
+    return float((pred != other).float().mean()) * 100
+
+
 def time_runtimes(runtimes, x, repeats, block, settle=0.0):
     """Median seconds and CPU seconds per run of each runtime, alternating
     blocks of ``block`` timed runs (each block after ``settle`` seconds of
@@ -280,7 +285,7 @@ def time_runtimes(runtimes, x, repeats, block, settle=0.0):
     while min(len(v) for v in wall.values()) < repeats:
         for name, fn in runtimes.items():
             time.sleep(settle)
-            outs[name] = fn(x)  # untimed: the other runtime's threads wind down
+            outs[name] = fn(x)  # untimed: the last runtime's threads stop
             for _ in range(block):
                 c, t = time.process_time(), time.perf_counter()
                 fn(x)
@@ -373,7 +378,7 @@ def main():
                     print(f'{name} mask vs eager fp32 mask: F1 '
                           f'{f1(preds[name], preds["eager"]):.4f}, pixels '
                           'differing '
-                          f'{float((preds[name] != preds["eager"]).float().mean()) * 100:.3f}%')
+                          f'{differing(preds[name], preds["eager"]):.3f}%')
     names = list(runtimes)
     print('\n| inputs | batch | ' + ' | '.join(names) +
           ' | ' + ' | '.join(f'{n} vs original' for n in names[1:]) + ' |')

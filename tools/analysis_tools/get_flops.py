@@ -126,8 +126,8 @@ def complexity(segmentor, shape=(256, 256)):
     thop = FlopAnalyzer(wrapper, inputs).set_op_handle(**THOP_HANDLES)
     thop.unsupported_ops_warnings(False)
     thop.uncalled_modules_warnings(False)
-    parts = [(n, getattr(segmentor, n)) for n in ('backbone', 'neck',
-                                                   'decode_head')
+    parts = [(n, getattr(segmentor, n))
+             for n in ('backbone', 'neck', 'decode_head')
              if getattr(segmentor, n, None) is not None]
     parts += auxiliary_heads(segmentor)
     result = {}

@@ -56,8 +56,8 @@ def quantize_int8_openvino(onnx_path: str,
     ov = import_openvino()
     nncf = import_nncf()
     samples = [
-        np.ascontiguousarray(x[i:i + 1].detach().to('cpu',
-                                                     torch.float32).numpy())
+        np.ascontiguousarray(
+            x[i:i + 1].detach().to('cpu', torch.float32).numpy())
         for x in calibration_inputs for i in range(len(x))
     ]
     if not samples:
