@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import Registry, init_default_scope
 
-import mmcd
+import mmcd  # noqa: F401  (registers mmcd's modules)
 from mmcd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -106,6 +106,7 @@ def test_two_processes_write_what_one_process_writes(local_model,
     assert 'a1: 48x48' in text and 'rank 0-1' in text
     # 16-pixel blocks: stripes of 32 columns (a0, a1) or 48 (third), the
     # tiles across the stripe border running on both ranks
+
     def tiles(log):
         return {name: int(n) for name, n in
                 re.findall(r'^(\w+): \d+x\d+, (\d+) tiles', log, re.M)}

@@ -15,6 +15,7 @@ META_KEYS = ('img_path', 'img_path2', 'seg_map_path', 'ori_shape',
              'img_shape', 'pad_shape', 'scale_factor', 'flip',
              'flip_direction')
 
+
 def imwrite(path, img, quality=95):
     """Write an RGB (or single-channel) uint8 image; creates folders."""
     path = Path(path)

@@ -26,7 +26,6 @@ import argparse
 import re
 from collections import OrderedDict
 
-import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
                                              load_state_dict_file,
                                              rename_state_dict,

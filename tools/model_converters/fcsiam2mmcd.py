@@ -20,7 +20,6 @@ models): ``configs/fcsiam/{fc-ef,fc-siam-conc,fc-siam-diff}_unet_*.py``.
 import argparse
 import re
 
-import torch
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
                                              load_state_dict_file,
                                              rename_state_dict,

@@ -25,7 +25,6 @@ The converted checkpoint loads strictly into
 import argparse
 import re
 
-import torch
 
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
                                              find_state_dict,
