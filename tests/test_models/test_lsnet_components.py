@@ -104,6 +104,18 @@ def test_context_guided_block_residual_is_added():
     torch.testing.assert_close(block(x), plain(x) + x)
 
 
+def concatenate_then_run(block, parts, align_corners=True):
+    """The original's graph of a neck block: resize the coarser parts to
+    the first one's size, concatenate, run the block (what
+    ``forward_concat`` computes without the concatenation)."""
+    size = parts[0].shape[2:]
+    return block(torch.cat([
+        part if part.shape[2:] == size else F.interpolate(
+            part, size=size, mode='bilinear', align_corners=align_corners)
+        for part in parts
+    ], 1))
+
+
 @pytest.mark.parametrize('align_corners', [True, False])
 def test_context_guided_block_forward_concat(align_corners):
     # the necks' path: per-part entry convolutions at each part's own
@@ -118,23 +130,16 @@ def test_context_guided_block_forward_concat(align_corners):
     parts = [torch.randn(2, 5, 13, 11, dtype=torch.float64),
              torch.randn(2, 3, 13, 11, dtype=torch.float64),
              torch.randn(2, 4, 7, 6, dtype=torch.float64)]
-    resized = parts[:2] + [
-        F.interpolate(parts[2], size=(13, 11), mode='bilinear',
-                      align_corners=align_corners)
-    ]
-    expected = block(torch.cat(resized, 1))
     torch.testing.assert_close(
-        block.forward_concat(parts, align_corners), expected,
+        block.forward_concat(parts, align_corners),
+        concatenate_then_run(block, parts, align_corners),
         rtol=1e-12, atol=1e-12)
     # the gradient reaches every part as through the concatenation
     block.train()
     leaves = [p.clone().requires_grad_() for p in parts]
     block.forward_concat(leaves, align_corners).square().sum().backward()
     ref = [p.clone().requires_grad_() for p in parts]
-    block(torch.cat(ref[:2] + [
-        F.interpolate(ref[2], size=(13, 11), mode='bilinear',
-                      align_corners=align_corners)
-    ], 1)).square().sum().backward()
+    concatenate_then_run(block, ref, align_corners).square().sum().backward()
     for got, want in zip(leaves, ref):
         torch.testing.assert_close(got.grad, want.grad, rtol=1e-10,
                                    atol=1e-10)

@@ -1,10 +1,10 @@
 """tools/analysis_tools/get_flops.py: both counting conventions."""
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
 
 from mmcd.models.utils import ContextGuidedBlock, count_parameters
+from test_models.test_lsnet_components import concatenate_then_run
 from tool_test_utils import REPO, build_lsnet, load_tool
 
 get_flops = load_tool('analysis_tools', 'get_flops.py')
@@ -36,17 +36,6 @@ PUBLISHED = {
     'lsnet_thindifffpn': (1_167_922, 4_778_421_408),
     'lsnet_densefpn': (1_096_694, 5_865_196_960),
 }
-
-
-def concatenate_then_run(block, parts, align_corners=True):
-    """The original's graph of a neck block: resize the coarser parts,
-    concatenate, run the block (what ``forward_concat`` computes)."""
-    size = parts[0].shape[2:]
-    return block(torch.cat([
-        part if part.shape[2:] == size else F.interpolate(
-            part, size=size, mode='bilinear', align_corners=align_corners)
-        for part in parts
-    ], 1))
 
 
 @pytest.mark.parametrize('name', sorted(PUBLISHED))
