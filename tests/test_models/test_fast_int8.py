@@ -156,3 +156,23 @@ def test_joint_norm_folds_into_the_depthwise_convolutions_exactly():
         torch.testing.assert_close(folded(x), block(x), rtol=0, atol=1e-5)
     assert isinstance(folded.norm_joint, torch.nn.Identity)
     assert isinstance(block.norm_joint, torch.nn.BatchNorm2d)
+
+
+@pytest.mark.parametrize('flags,expected', [('fpu avx2 fma', False),
+                                            ('avx2 avx512f avx512_vnni', True),
+                                            ('avx2 avx_vnni', True)])
+def test_cpu_has_vnni_reads_the_flags(monkeypatch, tmp_path, flags,
+                                      expected):
+    """Without VNNI, ONNX Runtime's quantiser must keep weights to 7 bits
+    (its u8 x s8 kernels saturate otherwise; the int8 test above failed on
+    an AVX2-only CPU without it)."""
+    import builtins
+
+    from mmcd.models.utils.onnx_export import cpu_has_vnni
+    fake = tmp_path / 'cpuinfo'
+    fake.write_text(f'processor\t: 0\nflags\t\t: {flags}\n')
+    real_open = builtins.open
+    monkeypatch.setattr(
+        builtins, 'open', lambda path, *a, **k: real_open(
+            fake if path == '/proc/cpuinfo' else path, *a, **k))
+    assert cpu_has_vnni() is expected

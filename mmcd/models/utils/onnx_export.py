@@ -249,13 +249,28 @@ def inline_constant_identities(model) -> int:
     return len(identities)
 
 
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has int8 dot-product instructions (AVX-512 VNNI,
+    AVX-VNNI or AMX; read from ``/proc/cpuinfo``, False where it cannot be
+    read). Without them ONNX Runtime's uint8 x int8 kernels add pairs of
+    products in saturating 16-bit sums, so weights must use 7 bits
+    (``reduce_range``)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {'avx512_vnni', 'avx_vnni', 'amx_int8'})
+
+
 def quantize_int8(onnx_path: str,
                   out_path: str,
                   calibration_inputs: Sequence[Tensor],
                   calibrate_method: str = 'minmax') -> str:
     """Static int8 quantisation of an exported graph with ONNX Runtime.
 
-    Weights are quantised per output channel (symmetric int8), activations
+    Weights are quantised per output channel (symmetric int8; 7 bits on a
+    CPU without VNNI, :func:`cpu_has_vnni`), activations
     per tensor (uint8, ranges from the min/max over the calibration
     inputs), in ONNX Runtime's QDQ format: ``QuantizeLinear`` /
     ``DequantizeLinear`` pairs around every quantisable operation, which
@@ -302,6 +317,7 @@ def quantize_int8(onnx_path: str,
                 per_channel=True,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
+                reduce_range=not cpu_has_vnni(),
                 calibrate_method=dict(
                     minmax=CalibrationMethod.MinMax,
                     percentile=CalibrationMethod.Percentile,
