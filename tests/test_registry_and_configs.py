@@ -115,7 +115,8 @@ def test_full_configs_build_without_registry_warnings(config, caplog):
         model = MODELS.build(cfg.model)
     finally:
         logger.removeHandler(handler)
-    warnings = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    warnings = [r.getMessage() for r in records
+                if r.levelno >= logging.WARNING]
     assert not warnings, warnings
     # Siamese, or mmseg's EncoderDecoder for early fusion (FC-EF)
     assert type(model).__name__ in ('SiameseEncoderDecoder',

@@ -106,7 +106,8 @@ def parse_args(argv=None):
                         help='hide the progress bar')
     parser.add_argument('--no-fast', action='store_true',
                         help='run the eager PyTorch model instead of the '
-                        'fast inference path (OpenVINO or ONNX Runtime on CPU)')
+                        'fast inference path (OpenVINO or ONNX Runtime on '
+                        'CPU)')
     parser.add_argument('--allow-partial-weights', action='store_true',
                         help='run even when the checkpoint\'s weights do '
                         'not fit the model (missing, unexpected or '
@@ -123,9 +124,8 @@ def parse_args(argv=None):
     if args.align_resampling != 'bilinear':
         scene_only.append('align_resampling')
     if scene_only and not args.scene:
-        parser.error('--' + ', --'.join(n.replace('_', '-')
-                                         for n in scene_only) +
-                     ' only apply to --scene')
+        names = ', --'.join(n.replace('_', '-') for n in scene_only)
+        parser.error(f'--{names} only apply to --scene')
     if args.reference and not args.overlay:
         parser.error('--reference is drawn on overlays: add --overlay')
     if args.scene and (args.overlay or args.reference):

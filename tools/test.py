@@ -2,12 +2,12 @@
 
 Prints Precision, Recall, F1, IoU (change class), OA and Kappa from one global
 confusion matrix over the test set. ``--out DIR`` also writes one 0/255 PNG
-mask per pair under the pair's own file name; ``--show-dir DIR`` writes
-A | B | overlay panels (``--show`` displays them). Existing files there are
-refused before the run unless ``--overwrite``; an input image or mask and a
-folder of the test set never are written to. ``--format-only --out DIR``
-writes the masks of an unlabelled test set (no mask is read). A table of Precision,
-Recall, F1 and IoU per pair, worst F1 first, is written to
+mask per pair under the pair's own file name; ``--show-dir DIR`` writes A | B |
+overlay panels (``--show`` displays them). Existing files there are refused
+before the run unless ``--overwrite``; an input image or mask and a folder of
+the test set never are written to. ``--format-only --out DIR`` writes the masks
+of an unlabelled test set (no mask is read). A table of Precision, Recall, F1
+and IoU per pair, worst F1 first, is written to
 ``<work dir>/<timestamp>/per_image_test.csv``.
 On CPU the network runs in OpenVINO (or ONNX Runtime, ``--fast-backend``):
 the config's ``fast_model`` (``FastChangeSegmentor``, from

@@ -189,9 +189,9 @@ class ChangeInferencer(BaseInferencer):
         scope (str): Registry scope. Defaults to 'mmcd'.
         show_progress (bool): Show a progress bar. Defaults to True.
         fast (bool): On CPU, run the model through the fast inference path
-            (:class:`~mmcd.models.segmentors.FastChangeSegmentor`: the
-            network in OpenVINO or ONNX Runtime, exported at the first batch); falls back
-            to eager, with a warning saying why, when that is impossible.
+            (:class:`~mmcd.models.segmentors.FastChangeSegmentor`: the network
+            in OpenVINO or ONNX Runtime, exported at the first batch); falls
+            back to eager, with a warning saying why, when that is impossible.
             Defaults to True.
         allow_partial_weights (bool): Load the checkpoint's weights even
             when keys are missing, unexpected or of another shape (logged);

@@ -2,10 +2,10 @@
 
 torch >= 2.6 unpickles checkpoints with ``weights_only=True`` by default, which
 refuses the few non-tensor objects mmengine writes into its checkpoints
-(message-hub ``HistoryBuffer`` s, numpy scalars and arrays). Instead of switching
-``weights_only`` off (which lets any checkpoint file run code on load), mmcd
-allow-lists exactly those types, so a checkpoint carrying any other global,
-such as a malicious ``__reduce__`` payload, is still refused.
+(message-hub ``HistoryBuffer`` s, numpy scalars and arrays). Instead of
+switching ``weights_only`` off (which lets any checkpoint file run code on
+load), mmcd allow-lists exactly those types, so a checkpoint carrying any other
+global, such as a malicious ``__reduce__`` payload, is still refused.
 
 Beyond unpickling:
 

@@ -1,10 +1,11 @@
 """Run MMSegmentation on mmcv-lite, which ships no compiled ops.
 
-mmseg 1.2.2 imports ``mmcv.ops.point_sample`` and ``mmcv.ops.sigmoid_focal_loss``
-at import time, unguarded, so with mmcv-lite even ``import mmseg.datasets``
-fails. When (and only when) mmcv's compiled extension ``mmcv._ext`` is absent,
-:func:`install` puts a tiny pure-PyTorch ``mmcv.ops`` module in place that
-provides just these two names. With full mmcv it does nothing.
+mmseg 1.2.2 imports ``mmcv.ops.point_sample`` and
+``mmcv.ops.sigmoid_focal_loss`` at import time, unguarded, so with mmcv-lite
+even ``import mmseg.datasets`` fails. When (and only when) mmcv's compiled
+extension ``mmcv._ext`` is absent, :func:`install` puts a tiny pure-PyTorch
+``mmcv.ops`` module in place that provides just these two names. With full mmcv
+it does nothing.
 
 It must run before any mmseg module is imported; ``import mmcd`` calls it
 first thing, so every process that imports mmcd (data-loader workers

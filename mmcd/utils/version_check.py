@@ -1,4 +1,4 @@
-"""Check the installed torch / mmengine / mmcv / mmseg against what mmcd supports."""
+"""Check installed torch / mmengine / mmcv / mmseg against mmcd's ranges."""
 from packaging.version import Version
 
 # name -> (import name, minimum inclusive, maximum exclusive)

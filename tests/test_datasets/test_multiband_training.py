@@ -170,7 +170,7 @@ def test_train_test_infer_on_uint16_13_band_pairs(tmp_path):
 
     # a file that does not match the config is refused by name
     write_tif(data / 'odd' / 'A.tif',
-               rng.integers(0, 3000, (24, 24, 4), dtype=np.uint16))
+              rng.integers(0, 3000, (24, 24, 4), dtype=np.uint16))
     out = run_python([
         osp.join(REPO, 'tools', 'infer.py'), cfg, ckpt, '--pair',
         data / 'odd' / 'A.tif', data / 'val' / 'B' / '0.tif', '--out',

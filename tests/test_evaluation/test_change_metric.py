@@ -111,7 +111,7 @@ def test_example_2_ignore_pixels_and_global_counts():
     metric = ChangeMetric()
     metric.process({}, [s.to_dict() for s in samples])
     assert [r.tolist() for r in metric.results] == [[1, 1, 1, 1],
-                                                     [1, 1, 0, 4]]
+                                                    [1, 1, 0, 4]]
     assert all(r.dtype == np.int64 and r.shape == (4, )
                for r in metric.results)
 

@@ -133,7 +133,7 @@ def test_shapes_and_side_outputs(tiny):
     assert [tuple(f.shape) for f in stacked] == [
         (2, 16, 16, 24), (2, 32, 8, 12), (2, 48, 4, 6), (2, 64, 2, 3)]
     assert [tuple(s.shape[2:]) for s in sides] == [(2, 3), (4, 6), (8, 12),
-                                                  (16, 24)]
+                                                   (16, 24)]
     assert logits.shape == final.shape == (2, 2, 64, 96)
     assert torch.equal(logits, final)
 

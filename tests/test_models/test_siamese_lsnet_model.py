@@ -253,7 +253,8 @@ def test_deep_supervision_config_adds_weighted_auxiliary_losses():
     import os.path as osp
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     cfg = Config.fromfile(osp.join(
-        repo, 'configs', 'lsnet', 'lsnet_difffpn-ds_1xb12-100e_cdd-256x256.py'))
+        repo, 'configs', 'lsnet',
+        'lsnet_difffpn-ds_1xb12-100e_cdd-256x256.py'))
     cfg.model.data_preprocessor = DATA_PREPROCESSOR
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

@@ -249,7 +249,7 @@ def test_cli_reads_the_trainer_checkpoint_and_never_overwrites(tmp_path):
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
     build_bit().load_state_dict(ckpt['state_dict'], strict=True)
     assert ckpt['meta']['dataset_meta']['classes'] == ('unchanged',
-                                                      'changed')
+                                                       'changed')
     before = dst.read_bytes()
     again = subprocess.run(run, capture_output=True, text=True)
     assert again.returncode != 0 and 'refusing to overwrite' in again.stderr

@@ -259,8 +259,8 @@ def test_levircd_refuses_partial_crops_and_non_empty_output(
     assert not out.exists()  # checked before anything is written
 
     os.remove(src / 'train' / 'label' / 'train_2.png')
-    write(src / 'train' / 'label' / 'train_2.png', np.zeros((64, 64),
-                                                           np.uint8))
+    write(src / 'train' / 'label' / 'train_2.png',
+          np.zeros((64, 64), np.uint8))
     assert tools['levircd'].main(
         [str(src), str(out), '--crop-size', '16']) == 1
     assert 'differ in size' in capsys.readouterr().err

@@ -113,9 +113,9 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
     editable install has no files there (see the README)."""
     pytest.importorskip('mim')
     target = tmp_path / 'site'
-    run_python(['-m', 'pip', 'install', '--no-deps',
-         '--no-build-isolation', '--quiet', '--target', str(target),
-         str(REPO)], cwd=str(tmp_path), env=None)
+    run_python(['-m', 'pip', 'install', '--no-deps', '--no-build-isolation',
+                '--quiet', '--target', str(target), str(REPO)],
+               cwd=str(tmp_path), env=None)
     tools = target / 'mmcd' / '.mim' / 'tools'
     assert (tools / 'train.py').is_file() and not tools.is_symlink()
     assert (target / 'mmcd' / '.mim' / 'model-index.yml').is_file()
@@ -126,17 +126,17 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target), OMP_NUM_THREADS='1')
     config = 'lsnet_difffpn_1xb8-10e_synthetic-128x128.py'  # found by name
     out = run_python(['-m', 'mim', 'train', 'mmcd', config,
-               '--work-dir', 'work', '--cfg-options'] +
-              tiny_options(data_root), cwd=str(tmp_path), env=env)
+                      '--work-dir', 'work', '--cfg-options'] +
+                     tiny_options(data_root), cwd=str(tmp_path), env=env)
     assert f'{tools / "train.py"} ' in out
     assert 'Training finished successfully' in out
     ckpt = tmp_path / 'work' / 'epoch_1.pth'
     assert ckpt.is_file()
 
     out = run_python(['-m', 'mim', 'test', 'mmcd', config,
-               '--checkpoint', str(ckpt), '--work-dir', 'test_work',
-               '--cfg-options'] + tiny_options(data_root),
-              cwd=str(tmp_path), env=env)
+                      '--checkpoint', str(ckpt), '--work-dir', 'test_work',
+                      '--cfg-options'] + tiny_options(data_root),
+                     cwd=str(tmp_path), env=env)
     assert f'{tools / "test.py"} ' in out
     metrics = glob.glob(str(tmp_path / 'test_work' / '*' / '*.json'))
     assert metrics
@@ -144,7 +144,7 @@ def test_mim_train_test_search_with_a_regular_install(tmp_path):
         assert {'Precision', 'Recall', 'F1', 'OA'} <= set(json.load(f))
 
     out = run_python(['-m', 'mim', 'search', 'mmcd'],
-              cwd=str(tmp_path), env=env)
+                     cwd=str(tmp_path), env=env)
     for model in metafile_models():
         assert f'config id: {model["Name"]}' in out
 

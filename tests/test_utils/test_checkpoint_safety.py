@@ -1,4 +1,5 @@
-"""mmengine checkpoints load on torch >= 2.6 with weights_only, payloads do not."""
+"""mmengine checkpoints load with weights_only on torch >= 2.6; payloads do
+not."""
 import os
 import pickle
 

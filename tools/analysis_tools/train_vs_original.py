@@ -120,8 +120,8 @@ def main():
         first_seconds[name] = time.perf_counter() - start
     print('first step seconds: ' + ', '.join(
         f'{name} {t:.1f}' for name, t in first_seconds.items()))
-    print('first step loss: ' + ', '.join(f'{name} {loss:.7f}'
-                                           for name, loss in first.items()))
+    print('first step loss: ' + ', '.join(
+        f'{name} {loss:.7f}' for name, loss in first.items()))
     print('load average before timing (other processes share the CPU): ' +
           ' '.join(f'{v:.2f}' for v in os.getloadavg()))
     times = {name: [] for name, _ in runtimes}

@@ -4,14 +4,14 @@
         [--out model.onnx] [--shape 256]
 
 The graph has two image inputs, ``img_a`` and ``img_b``: float32
-``(N, C, H, W)`` images of the two dates as the dataset loads them (RGB,
-0..255 for mmcd's datasets), with dynamic batch, height and width. Inside
-it: the config's data preprocessing (mean/std), the model, and a bilinear resize of the logits to the
-input size. Output ``logits``: ``(N, num_classes, H, W)``; the change mask
-is ``logits.argmax(1)`` (1 = changed; with a single output channel,
-``sigmoid(logits) > threshold``). H and W must be multiples of the
-config's ``size_divisor`` (8 for LSNet): pad the images with 0 at the
-bottom/right and crop the mask back.
+``(N, C, H, W)`` images of the two dates as the dataset loads them (RGB, 0..255
+for mmcd's datasets), with dynamic batch, height and width. Inside it: the
+config's data preprocessing (mean/std), the model, and a bilinear resize of the
+logits to the input size. Output ``logits``: ``(N, num_classes, H, W)``; the
+change mask is ``logits.argmax(1)`` (1 = changed; with a single output channel,
+``sigmoid(logits) > threshold``). H and W must be multiples of the config's
+``size_divisor`` (8 for LSNet): pad the images with 0 at the bottom/right and
+crop the mask back.
 
 After export, ONNX Runtime and PyTorch run the same random inputs at two
 sizes and two batch sizes and the largest absolute logit difference is

@@ -119,7 +119,8 @@ def main():
     check_new_checkpoint_path(args.dst)
     original = load_original_checkpoint(args.src)
     state_dict, model = convert_fcsiam(original, args.model)
-    save_converted_checkpoint(state_dict, args.src, args.dst, fcsiam_model=model)
+    save_converted_checkpoint(state_dict, args.src, args.dst,
+                              fcsiam_model=model)
     conv11 = next(v for k, v in original.items()
                   if k.endswith('conv11.weight'))
     bands = conv11.shape[1] // (2 if model == 'fc-ef' else 1)

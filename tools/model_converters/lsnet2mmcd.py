@@ -252,7 +252,8 @@ def main():
     check_new_checkpoint_path(args.dst)
     state_dict, variant = convert_lsnet(
         load_original_checkpoint(args.src), args.variant)
-    save_converted_checkpoint(state_dict, args.src, args.dst, lsnet_variant=variant)
+    save_converted_checkpoint(state_dict, args.src, args.dst,
+                              lsnet_variant=variant)
     print(f'converted {len(state_dict)} tensors of LSNet {variant} to '
           f'{args.dst}; config: {VARIANT_CONFIGS[variant]}')
 

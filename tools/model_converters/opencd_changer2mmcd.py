@@ -146,7 +146,8 @@ def main():
     check_new_checkpoint_path(args.dst)
     state_dict, variant = convert_changer(
         load_opencd_checkpoint(args.src), args.variant)
-    save_converted_checkpoint(state_dict, args.src, args.dst, changer_variant=variant)
+    save_converted_checkpoint(state_dict, args.src, args.dst,
+                              changer_variant=variant)
     print(f'converted {len(state_dict)} tensors of open-cd ChangerEx '
           f'{variant} to {args.dst}; config: {VARIANT_CONFIGS[variant]} '
           '(or its CDD sibling)')

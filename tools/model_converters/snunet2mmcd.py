@@ -20,13 +20,13 @@ import os.path as osp
 import re
 import sys
 
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from lsnet2mmcd import load_original_checkpoint  # noqa: E402
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
                                              rename_state_dict,
                                              save_converted_checkpoint,
                                              strip_module_prefix)
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from lsnet2mmcd import load_original_checkpoint  # noqa: E402
 
 #: Layers inside one ``conv_block_nested``: original -> mmcd.
 BLOCK_LAYERS = dict(conv1='conv1', bn1='norm1', conv2='conv2', bn2='norm2')
@@ -86,7 +86,8 @@ def convert_snunet(state_dict):
     converted = rename_state_dict(
         state_dict, lambda key: convert_key(key, depth),
         'SNUNet-CD',
-        'only SNUNet_ECAM is supported, not Siam_NestedUNet_Conc or SiamUnet_diff')
+        'only SNUNet_ECAM is supported, not Siam_NestedUNet_Conc or '
+        'SiamUnet_diff')
     base_channels = state_dict['conv0_0.conv1.weight'].shape[0]
     return converted, int(base_channels)
 
@@ -104,7 +105,8 @@ def main():
     check_new_checkpoint_path(args.dst)
     state_dict, base_channels = convert_snunet(
         load_original_checkpoint(args.src))
-    save_converted_checkpoint(state_dict, args.src, args.dst, snunet_base_channels=base_channels)
+    save_converted_checkpoint(state_dict, args.src, args.dst,
+                              snunet_base_channels=base_channels)
     print(f'converted {len(state_dict)} tensors of SNUNet-CD (c='
           f'{base_channels}) to {args.dst}; config: configs/snunet/'
           f'snunet_c{base_channels}_1xb16-100e_cdd-256x256.py')

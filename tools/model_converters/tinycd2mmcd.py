@@ -31,12 +31,12 @@ import os.path as osp
 import re
 import sys
 
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from lsnet2mmcd import load_original_checkpoint  # noqa: E402
 from mmcd.utils.converted_checkpoint import (check_new_checkpoint_path,
                                              rename_state_dict,
                                              save_converted_checkpoint)
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from lsnet2mmcd import load_original_checkpoint  # noqa: E402
 
 CONFIG = 'configs/tinycd/tinycd_effb4_1xb8-100e_levircd-256x256.py'
 #: Layers of the original's PixelwiseLinear classifier (the last is conv_seg).

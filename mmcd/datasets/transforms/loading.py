@@ -401,11 +401,11 @@ def read_change_mask(path: str,
 class LoadChangeAnnotation(BaseTransform):
     """Load a change mask and binarise it to 0 (unchanged) / 1 (changed).
 
-    The mask file is read by the images' reader and made grey; a palette
-    image (PIL mode ``P``) is read by its indices instead of its colours, as
-    mmseg reads palette labels (:func:`read_change_mask`). How its raw values encode
-    change is the dataset's ``label_encoding`` (carried in each data info,
-    like mmseg's ``reduce_zero_label``):
+    The mask file is read by the images' reader and made grey; a palette image
+    (PIL mode ``P``) is read by its indices instead of its colours, as mmseg
+    reads palette labels (:func:`read_change_mask`). How its raw values encode
+    change is the dataset's ``label_encoding`` (carried in each data info, like
+    mmseg's ``reduce_zero_label``):
 
     - ``'0-255'``: change = value >= 128 (0/255 PNG/BMP, 0/255 JPEG with
       compression noise, e.g. LEVIR-CD, CDD's ``OUT``);

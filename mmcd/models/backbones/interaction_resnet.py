@@ -46,9 +46,9 @@ class InteractionResNetV1c(ResNetV1c):
             x = self.relu(self.norm1(self.conv1(x)))
         return self.maxpool(x)
 
-    def forward(self, img_a: Tensor,
-                img_b: Tensor) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor,
-                                                                   ...]]:
+    def forward(
+        self, img_a: Tensor, img_b: Tensor
+    ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
         """Per-date features of the ``out_indices`` stages."""
         a, b = self._stem_forward(img_a), self._stem_forward(img_b)
         outs_a, outs_b = [], []
