@@ -16,9 +16,9 @@ synthetic batch. One training step is, for the original, what its
 (data preprocessor, CE + soft Dice, backward, the config's AdamW), in the
 default memory format (``mmcd eager``) and channels-last (``mmcd
 channels-last``, what ``channels_last = True`` trains with) and, with
-``--compile``, channels-last with ``torch.compile`` on ``extract_feat`` and the
-decode head's ``forward`` (``mmcd channels-last + compile``; the first step,
-which compiles, is timed apart). The runtimes
+``--compile``, both formats with ``torch.compile`` on ``extract_feat`` and the
+decode head's ``forward`` (``mmcd compile``, ``mmcd channels-last +
+compile``; the first step, which compiles, is timed apart). The runtimes
 alternate in blocks of steps, so all see the same machine load; it prints
 the first step's losses of both codes and a Markdown table of the medians.
 """
@@ -62,7 +62,7 @@ def parse_args():
                         help='steps per runtime in a row')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--compile', action='store_true',
-                        help='also time channels-last with torch.compile')
+                        help='also time both formats with torch.compile')
     return parser.parse_args()
 
 
@@ -98,7 +98,8 @@ def main():
     variants = [('mmcd eager', False, False),
                 ('mmcd channels-last', True, False)]
     if args.compile:
-        variants.append(('mmcd channels-last + compile', True, True))
+        variants += [('mmcd compile', False, True),
+                     ('mmcd channels-last + compile', True, True)]
     for name, channels_last, compiled in variants:
         copy_ = copy.deepcopy(model).train()
         if channels_last:
