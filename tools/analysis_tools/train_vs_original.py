@@ -37,6 +37,7 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
+from mmcd.engine.hooks.compile_network_hook import compile_network
 from mmcd.registry import MODELS
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -105,9 +106,7 @@ def main():
         if channels_last:
             copy_.to(memory_format=torch.channels_last)
         if compiled:
-            copy_.extract_feat = torch.compile(copy_.extract_feat)
-            copy_.decode_head.forward = torch.compile(
-                copy_.decode_head.forward)
+            compile_network(copy_)
         wrapper = build_optim_wrapper(copy_, copy.deepcopy(cfg.optim_wrapper))
 
         def step(copy_=copy_, wrapper=wrapper):

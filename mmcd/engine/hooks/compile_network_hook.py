@@ -39,7 +39,13 @@ class CompileNetworkHook(Hook):
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        model.extract_feat = torch.compile(model.extract_feat,
-                                           backend=self.backend)
-        head = model.decode_head
-        head.forward = torch.compile(head.forward, backend=self.backend)
+        compile_network(model, self.backend)
+
+
+def compile_network(model, backend: str = 'inductor') -> None:
+    """Replace ``model.extract_feat`` and ``model.decode_head.forward``, on
+    the instance, by their ``torch.compile`` versions (what
+    :class:`CompileNetworkHook` does before a run)."""
+    model.extract_feat = torch.compile(model.extract_feat, backend=backend)
+    head = model.decode_head
+    head.forward = torch.compile(head.forward, backend=backend)
