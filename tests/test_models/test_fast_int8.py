@@ -22,22 +22,38 @@ FC_SIAM_DIFF = osp.join(REPO, 'configs', '_base_', 'models',
 TINY = dict(stage_channels=(4, 8, 8, 8))
 
 
-def tiny_model():
-    """FC-Siam-diff with 4-8 channels and trained-looking BatchNorm."""
-    init_default_scope('mmcd')
+def tiny_config():
+    """The model config of FC-Siam-diff with 4-8 channels."""
     cfg = Config.fromfile(FC_SIAM_DIFF).model
     cfg.backbone.update(TINY)
     cfg.decode_head.update(TINY)
     cfg.neck.in_channels = cfg.decode_head.in_channels = list(
         TINY['stage_channels']) + [8]
-    torch.manual_seed(0)
-    model = MODELS.build(cfg)
+    return cfg
+
+
+def tiny_model(seed=0):
+    """FC-Siam-diff with 4-8 channels and trained-looking BatchNorm."""
+    init_default_scope('mmcd')
+    torch.manual_seed(seed)
+    model = MODELS.build(tiny_config())
     model.init_weights()
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)
             m.running_var.uniform_(0.5, 2)
     return model.eval()
+
+
+def tiny_options():
+    """``--cfg-options`` that give a config the model of ``tiny_model``."""
+    channels = '(' + ','.join(map(str, TINY['stage_channels'])) + ')'
+    in_channels = '[' + ','.join(
+        map(str, list(TINY['stage_channels']) + [8])) + ']'
+    return [f'model.backbone.stage_channels={channels}',
+            f'model.decode_head.stage_channels={channels}',
+            f'model.neck.in_channels={in_channels}',
+            f'model.decode_head.in_channels={in_channels}']
 
 
 def pairs(n, seed, size=32):
@@ -109,14 +125,14 @@ def test_test_tool_fast_int8_reports_both_f1(tmp_path):
     """tools/test.py --fast int8 calibrates on the training split and logs
     the int8 and fp32 F1; --fast int8 with --no-fast is refused."""
     from cli_helpers import run_python
-    from test_tools.tool_test_utils import build_lsnet, save_checkpoint
+    from test_tools.tool_test_utils import save_checkpoint
     data_root = str(tmp_path / 'toy')
     write_synthetic_cdd(data_root, num_train=3, num_val=0, num_test=2,
                         size=32, seed=4)
-    ckpt = save_checkpoint(build_lsnet(), tmp_path / 'lsnet.pth')
-    config = osp.join(REPO, 'configs', 'lsnet',
-                      'lsnet_difffpn_1xb12-100e_cdd-256x256.py')
-    opts = ['--cfg-options']
+    ckpt = save_checkpoint(tiny_model(), tmp_path / 'fc_siam_diff.pth')
+    config = osp.join(REPO, 'configs', 'fcsiam',
+                      'fc-siam-diff_unet_1xb32-50e_cdd-256x256.py')
+    opts = ['--cfg-options'] + tiny_options()
     for loader in ('train_dataloader', 'test_dataloader'):
         opts += [f'{loader}.dataset.data_root={data_root}',
                  f'{loader}.num_workers=0',

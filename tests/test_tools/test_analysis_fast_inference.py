@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import ConfigDict
 from mmengine.fileio import load
 from mmengine.model import is_model_wrapper
 from mmengine.runner import load_checkpoint
@@ -22,8 +22,12 @@ from mmcd.datasets.synthetic import write_synthetic_cdd
 from mmcd.models.segmentors import FastChangeSegmentor, SiameseEncoderDecoder
 from mmcd.models.utils import ChangeLogits, export_onnx, fast_path_problem
 from mmcd.registry import MODELS
+from test_models.test_fast_int8 import tiny_config, tiny_model, tiny_options
 from tool_test_utils import (LSNET, REPO, build_lsnet, run_tool,
                              save_checkpoint)
+
+FC_SIAM = osp.join(REPO, 'configs', 'fcsiam',
+                   'fc-siam-diff_unet_1xb32-50e_cdd-256x256.py')
 
 pytest.importorskip('onnxruntime')
 
@@ -176,10 +180,9 @@ def test_graph_holds_the_weights_loaded_last(tmp_path):
     """Built from a config, used, then given a checkpoint of the plain model
     (mmengine's loader, as the Runner's load_from: no missing keys), the
     wrapper runs the checkpoint's weights; other weights, other logits."""
-    first, second = build_lsnet(seed=1), build_lsnet(seed=2)
+    first, second = tiny_model(seed=1), tiny_model(seed=2)
     fast = MODELS.build(
-        dict(type='FastChangeSegmentor',
-             module=Config.fromfile(LSNET).model)).eval()
+        dict(type='FastChangeSegmentor', module=tiny_config())).eval()
     x = rand_pairs((1, 6, 32, 32), 5)
     with torch.inference_mode():
         fast(x)  # exports the initial weights
@@ -255,16 +258,16 @@ def test_test_tool_names_the_runtime_and_gives_eager_metrics(tmp_path):
     data_root = str(tmp_path / 'toy')
     write_synthetic_cdd(data_root, num_train=0, num_val=0, num_test=3,
                         size=32, seed=4)
-    ckpt = save_checkpoint(build_lsnet(), tmp_path / 'lsnet.pth')
+    ckpt = save_checkpoint(tiny_model(), tmp_path / 'fc_siam_diff.pth')
     opts = ['--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
             'test_dataloader.num_workers=0',
-            'test_dataloader.persistent_workers=False']
+            'test_dataloader.persistent_workers=False'] + tiny_options()
     runs = dict(fast=['--fast-backend', 'onnxruntime'],
                 default_fast=['fast_model=None'], eager=['--no-fast'])
     metrics = {}
     for name, extra in runs.items():
         work = tmp_path / name
-        _, log = run_tool([osp.join(REPO, 'tools', 'test.py'), LSNET, ckpt,
+        _, log = run_tool([osp.join(REPO, 'tools', 'test.py'), FC_SIAM, ckpt,
                            '--work-dir', work] + opts + extra)
         metrics[name] = load(glob.glob(str(work / '*' / '*.json'))[0])
         assert 'missing keys' not in log
