@@ -309,6 +309,35 @@ def test_cam_head_options(date_feats):
         build_head([32, 32, 64], channels=64)
 
 
+@pytest.mark.parametrize('attention', ['coord', None])
+def test_cam_head_classifies_the_parts_as_their_concatenation(attention):
+    # the head never builds the concatenation of the neck outputs; its
+    # logits and gradients are those of attention + conv_seg on it
+    # (float64, trained-like BatchNorm in the attention)
+    torch.manual_seed(0)
+    head = build_head([5, 3, 8], attention=attention,
+                      attention_groups=2).double().eval()
+    if attention:
+        head.attention.norm.running_mean.uniform_(-1, 1)
+        head.attention.norm.running_var.uniform_(0.5, 2)
+    head.conv_seg.bias.data.uniform_(-1, 1)
+
+    def on_the_concatenation(feats):
+        x = torch.cat(feats, 1)
+        return head.cls_seg(head.attention(x) if attention else x)
+
+    feats = [torch.randn(2, c, 7, 9, dtype=torch.float64) for c in (5, 3, 8)]
+    leaves = [f.clone().requires_grad_() for f in feats]
+    got = head(leaves)
+    want_leaves = [f.clone().requires_grad_() for f in feats]
+    want = on_the_concatenation(want_leaves)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    got.square().sum().backward()
+    want.square().sum().backward()
+    for a, b in zip(leaves, want_leaves):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)
+
+
 def test_lsnet_initialisation():
     torch.manual_seed(0)
     model = nn.ModuleDict(

@@ -89,9 +89,12 @@ class AllHeads(nn.Module):
 
     def forward(self, inputs):
         feats = self.segmentor.extract_feat(inputs)
-        outs = [self.segmentor.decode_head.forward(feats)]
+        # called as modules, not through .forward: the operations a head
+        # runs in its own forward (functional convolutions) are then
+        # counted as the head's
+        outs = [self.segmentor.decode_head(feats)]
         for name, head in auxiliary_heads(self.segmentor):
-            outs.append(head.forward(feats))
+            outs.append(head(feats))
         return outs
 
 

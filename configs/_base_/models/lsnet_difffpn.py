@@ -9,7 +9,9 @@
 # of their input concatenation at the part's own resolution and upsample the
 # result (ContextGuidedBlock.forward_concat); the original upsamples, then
 # concatenates, then convolves. Same values up to rounding, fewer MACs
-# (configs/lsnet/README.md).
+# (configs/lsnet/README.md). Likewise the CAM head attends to and classifies
+# each neck output with its slice of the weights (CAMHead.cls_seg_parts)
+# instead of their concatenation.
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[0.0] * 6,

@@ -1,7 +1,7 @@
 """LSNet's CAM head: attention over concatenated change features."""
 from typing import Optional, Sequence
 
-import torch
+import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor
 
@@ -14,11 +14,14 @@ from ..utils import (LSNET_INIT_CFG, CoordinateAttention,
 class CAMHead(BaseDecodeHead):
     """LSNet's CAM head.
 
-    Concatenates the selected neck outputs (``input_transform=
-    'multiple_select'``; they must share one resolution), applies an
-    attention module, and classifies with BaseDecodeHead's ``conv_seg``
-    (1x1 conv with bias). Losses, ``loss_by_feat`` and ``predict_by_feat``
-    are BaseDecodeHead's own.
+    Classifies the concatenation of the selected neck outputs
+    (``input_transform='multiple_select'``; they must share one resolution)
+    after an attention module, with BaseDecodeHead's ``conv_seg`` (1x1 conv
+    with bias). With ``'coord'`` or no attention the concatenation is never
+    built: the attention pools each output, and ``conv_seg`` runs on each
+    with its slice of the weight (:meth:`cls_seg_parts`; the same values up
+    to rounding). Losses, ``loss_by_feat`` and ``predict_by_feat`` are
+    BaseDecodeHead's own.
 
     Attention:
 
@@ -111,11 +114,35 @@ class CAMHead(BaseDecodeHead):
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         """Logits at the resolution of the neck outputs."""
-        feats = self._transform_inputs(inputs)
+        feats = list(self._transform_inputs(inputs))
         if self.attention_type == 'ecam':
-            x = self.attention(feats)
-        else:
-            x = torch.cat(list(feats), dim=1)
-            if self.attention is not None:
-                x = self.attention(x)
-        return self.cls_seg(x)
+            return self.cls_seg(self.attention(feats))
+        if self.attention_type == 'coord':
+            attn_h, attn_w = self.attention.attention_maps(feats)
+            sizes = [feat.shape[1] for feat in feats]
+            feats = [
+                feat * a_h * a_w for feat, a_h, a_w in zip(
+                    feats, attn_h.split(sizes, 1), attn_w.split(sizes, 1))
+            ]
+        return self.cls_seg_parts(feats)
+
+    def cls_seg_parts(self, parts: Sequence[Tensor]) -> Tensor:
+        """``cls_seg(concat(parts))`` along channels, without building the
+        concatenation: ``conv_seg`` runs on each part with its slice of the
+        weight and the results are summed (the same up to rounding; the
+        dropout, when there is one, drops channels of each part alike).
+
+        Args:
+            parts (Sequence[Tensor]): Same-size parts, in their order in the
+                concatenation.
+        """
+        weight, logits, start = self.conv_seg.weight, None, 0
+        for part in parts:
+            if self.dropout is not None:
+                part = self.dropout(part)
+            stop = start + part.shape[1]
+            out = F.conv2d(part, weight[:, start:stop],
+                           self.conv_seg.bias if logits is None else None)
+            logits = out if logits is None else logits + out
+            start = stop
+        return logits

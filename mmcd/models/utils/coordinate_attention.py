@@ -1,4 +1,6 @@
 """Coordinate attention (Hou et al., CVPR 2021), as in LSNet's CAM head."""
+from typing import Sequence, Tuple
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
@@ -50,12 +52,27 @@ class CoordinateAttention(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """Forward function."""
-        h, w = x.shape[-2:]
-        pooled_h = x.mean(dim=3, keepdim=True)  # (N, C, H, 1)
-        pooled_w = x.mean(dim=2, keepdim=True).transpose(2, 3)  # (N, C, W, 1)
+        attn_h, attn_w = self.attention_maps([x])
+        return x * attn_h * attn_w
+
+    def attention_maps(self, parts: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        """The attention of ``concat(parts)`` along channels, without
+        building the concatenation: ``(a_h, a_w)`` of shapes
+        ``(N, C, H, 1)`` and ``(N, C, 1, W)``, so that the output is
+        ``x * a_h * a_w``. Only the pooled strips are concatenated.
+
+        Args:
+            parts (Sequence[Tensor]): ``(N, C_i, H, W)`` tensors of one
+                size, in their order in the concatenation.
+        """
+        h, w = parts[0].shape[-2:]
+        pooled_h = torch.cat([p.mean(dim=3, keepdim=True) for p in parts],
+                             1)  # (N, C, H, 1)
+        pooled_w = torch.cat([p.mean(dim=2, keepdim=True) for p in parts],
+                             1).transpose(2, 3)  # (N, C, W, 1)
         y = torch.cat([pooled_h, pooled_w], dim=2)
         y = self.act(self.norm(self.conv_squeeze(y)))
         y_h, y_w = torch.split(y, [h, w], dim=2)
         attn_h = self.conv_h(y_h).sigmoid()  # (N, C, H, 1)
         attn_w = self.conv_w(y_w.transpose(2, 3)).sigmoid()  # (N, C, 1, W)
-        return x * attn_h * attn_w
+        return attn_h, attn_w
