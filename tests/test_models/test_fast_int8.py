@@ -19,7 +19,11 @@ pytest.importorskip('onnxruntime')
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FC_SIAM_DIFF = osp.join(REPO, 'configs', '_base_', 'models',
                         'fc-siam-diff_unet.py')
+FC_SIAM_DIFF_CDD = osp.join(REPO, 'configs', 'fcsiam',
+                            'fc-siam-diff_unet_1xb32-50e_cdd-256x256.py')
 TINY = dict(stage_channels=(4, 8, 8, 8))
+#: the skip connections' channels (the stages' and the bottleneck's)
+TINY_IN_CHANNELS = list(TINY['stage_channels']) + [8]
 
 
 def tiny_config():
@@ -27,8 +31,7 @@ def tiny_config():
     cfg = Config.fromfile(FC_SIAM_DIFF).model
     cfg.backbone.update(TINY)
     cfg.decode_head.update(TINY)
-    cfg.neck.in_channels = cfg.decode_head.in_channels = list(
-        TINY['stage_channels']) + [8]
+    cfg.neck.in_channels = cfg.decode_head.in_channels = TINY_IN_CHANNELS
     return cfg
 
 
@@ -48,8 +51,7 @@ def tiny_model(seed=0):
 def tiny_options():
     """``--cfg-options`` that give a config the model of ``tiny_model``."""
     channels = '(' + ','.join(map(str, TINY['stage_channels'])) + ')'
-    in_channels = '[' + ','.join(
-        map(str, list(TINY['stage_channels']) + [8])) + ']'
+    in_channels = '[' + ','.join(map(str, TINY_IN_CHANNELS)) + ']'
     return [f'model.backbone.stage_channels={channels}',
             f'model.decode_head.stage_channels={channels}',
             f'model.neck.in_channels={in_channels}',
@@ -124,19 +126,15 @@ def check_int8(backend, runtime):
 def test_test_tool_fast_int8_reports_both_f1(tmp_path):
     """tools/test.py --fast int8 calibrates on the training split and logs
     the int8 and fp32 F1; --fast int8 with --no-fast is refused."""
-    from cli_helpers import run_python
+    from cli_helpers import loader_options, run_python
     from test_tools.tool_test_utils import save_checkpoint
     data_root = str(tmp_path / 'toy')
     write_synthetic_cdd(data_root, num_train=3, num_val=0, num_test=2,
                         size=32, seed=4)
     ckpt = save_checkpoint(tiny_model(), tmp_path / 'fc_siam_diff.pth')
-    config = osp.join(REPO, 'configs', 'fcsiam',
-                      'fc-siam-diff_unet_1xb32-50e_cdd-256x256.py')
-    opts = ['--cfg-options'] + tiny_options()
-    for loader in ('train_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.dataset.data_root={data_root}',
-                 f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
+    config = FC_SIAM_DIFF_CDD
+    opts = ['--cfg-options'] + tiny_options() + loader_options(
+        data_root, ['train_dataloader', 'test_dataloader'])
     tool = osp.join(REPO, 'tools', 'test.py')
     log = run_python([tool, config, ckpt, '--work-dir', tmp_path / 'w',
                       '--fast', 'int8', '--calib-pairs', '2'] + opts)

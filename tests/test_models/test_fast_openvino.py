@@ -14,7 +14,8 @@ from mmcd.models.segmentors.fast_change_segmentor import choose_backend
 from mmcd.models.utils import ChangeLogits, OpenVINOLogits, export_onnx
 from mmcd.models.utils.openvino_runtime import (fold_constants,
                                                 pool_strip_means)
-from test_models.test_fast_int8 import REPO, pairs, tiny_model, tiny_options
+from test_models.test_fast_int8 import (FC_SIAM_DIFF_CDD, REPO, pairs,
+                                        tiny_model, tiny_options)
 
 ov = pytest.importorskip('openvino')
 HAS_BF16 = 'BF16' in ov.Core().get_property('CPU',
@@ -149,18 +150,16 @@ def test_bf16_only_where_the_cpu_has_it(graph):
 def test_test_tool_fast_bf16_reports_both_f1(tmp_path):
     """tools/test.py --fast bf16 logs the bf16 and fp32 F1 (or refuses on a
     CPU without bfloat16)."""
-    from cli_helpers import run_python
+    from cli_helpers import loader_options, run_python
     from mmcd.datasets.synthetic import write_synthetic_cdd
     from test_tools.tool_test_utils import save_checkpoint
     data_root = str(tmp_path / 'toy')
     write_synthetic_cdd(data_root, num_train=0, num_val=0, num_test=2,
                         size=32, seed=4)
     ckpt = save_checkpoint(tiny_model(), tmp_path / 'fc_siam_diff.pth')
-    config = osp.join(REPO, 'configs', 'fcsiam',
-                      'fc-siam-diff_unet_1xb32-50e_cdd-256x256.py')
-    opts = ['--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
-            'test_dataloader.num_workers=0',
-            'test_dataloader.persistent_workers=False'] + tiny_options()
+    config = FC_SIAM_DIFF_CDD
+    opts = ['--cfg-options'] + tiny_options() + loader_options(
+        data_root, ['test_dataloader'])
     tool = osp.join(REPO, 'tools', 'test.py')
     log = run_python([tool, config, ckpt, '--work-dir', tmp_path / 'w',
                       '--fast', 'bf16'] + opts, ok=HAS_BF16)

@@ -22,12 +22,11 @@ from mmcd.datasets.synthetic import write_synthetic_cdd
 from mmcd.models.segmentors import FastChangeSegmentor, SiameseEncoderDecoder
 from mmcd.models.utils import ChangeLogits, export_onnx, fast_path_problem
 from mmcd.registry import MODELS
-from test_models.test_fast_int8 import tiny_config, tiny_model, tiny_options
+from cli_helpers import loader_options
+from test_models.test_fast_int8 import (FC_SIAM_DIFF_CDD, tiny_config,
+                                        tiny_model, tiny_options)
 from tool_test_utils import (LSNET, REPO, build_lsnet, run_tool,
                              save_checkpoint)
-
-FC_SIAM = osp.join(REPO, 'configs', 'fcsiam',
-                   'fc-siam-diff_unet_1xb32-50e_cdd-256x256.py')
 
 pytest.importorskip('onnxruntime')
 
@@ -259,16 +258,17 @@ def test_test_tool_names_the_runtime_and_gives_eager_metrics(tmp_path):
     write_synthetic_cdd(data_root, num_train=0, num_val=0, num_test=3,
                         size=32, seed=4)
     ckpt = save_checkpoint(tiny_model(), tmp_path / 'fc_siam_diff.pth')
-    opts = ['--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
-            'test_dataloader.num_workers=0',
-            'test_dataloader.persistent_workers=False'] + tiny_options()
+    opts = ['--cfg-options'] + tiny_options() + loader_options(
+        data_root, ['test_dataloader'])
     runs = dict(fast=['--fast-backend', 'onnxruntime'],
                 default_fast=['fast_model=None'], eager=['--no-fast'])
     metrics = {}
     for name, extra in runs.items():
         work = tmp_path / name
-        _, log = run_tool([osp.join(REPO, 'tools', 'test.py'), FC_SIAM, ckpt,
-                           '--work-dir', work] + opts + extra)
+        _, log = run_tool([
+            osp.join(REPO, 'tools', 'test.py'), FC_SIAM_DIFF_CDD, ckpt,
+            '--work-dir', work
+        ] + opts + extra)
         metrics[name] = load(glob.glob(str(work / '*' / '*.json'))[0])
         assert 'missing keys' not in log
         if name == 'eager':
