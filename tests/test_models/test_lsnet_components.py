@@ -164,6 +164,32 @@ def test_coordinate_attention():
     assert count_parameters(att) == 1032 + 16 + 2 * 1152
 
 
+def test_coordinate_attention_is_the_same_channels_last():
+    # channels-last inputs (LSNet's training format) take the strip means
+    # over the (N, H, W, C) view of their memory: the same values and
+    # gradients as the plain means (float64, trained-like BatchNorm)
+    from mmcd.models.utils.coordinate_attention import strip_means
+    torch.manual_seed(0)
+    att = CoordinateAttention(16, groups=4).double().eval()
+    att.norm.running_mean.uniform_(-1, 1)
+    att.norm.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 16, 7, 9, dtype=torch.float64)
+    last = x.clone().contiguous(memory_format=torch.channels_last)
+    assert not last.is_contiguous()
+    for tensor in (x, last):
+        means = strip_means(tensor)
+        torch.testing.assert_close(means[0], x.mean(3, keepdim=True),
+                                   rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(means[1], x.mean(2, keepdim=True),
+                                   rtol=1e-13, atol=1e-13)
+    plain, cl = x.clone().requires_grad_(), last.clone().requires_grad_()
+    out_plain, out_cl = att(plain), att(cl)
+    torch.testing.assert_close(out_cl, out_plain, rtol=1e-12, atol=1e-12)
+    out_plain.square().sum().backward()
+    out_cl.square().sum().backward()
+    torch.testing.assert_close(cl.grad, plain.grad, rtol=1e-10, atol=1e-10)
+
+
 def test_coordinate_attention_is_a_product_of_two_strips():
     att = CoordinateAttention(16).eval()
     x = torch.rand(1, 16, 5, 7) + 0.1

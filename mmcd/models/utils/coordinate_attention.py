@@ -8,6 +8,27 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 
+def strip_means(x: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(x.mean(3, keepdim=True), x.mean(2, keepdim=True))`` of an
+    ``(N, C, H, W)`` tensor, reduced in its memory layout.
+
+    On CPU, PyTorch's mean over one spatial axis of a channels-last tensor
+    (LSNet's configs train channels-last) is many times slower than the same
+    mean over the ``(N, H, W, C)`` view of its memory, forward and backward;
+    such a tensor is reduced in that view. The values are the same up to
+    rounding.
+
+    Args:
+        x (Tensor): An ``(N, C, H, W)`` tensor.
+    """
+    if (not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last)):
+        nhwc = x.permute(0, 2, 3, 1)
+        return (nhwc.mean(2).permute(0, 2, 1).unsqueeze(3),
+                nhwc.mean(1).permute(0, 2, 1).unsqueeze(2))
+    return x.mean(3, keepdim=True), x.mean(2, keepdim=True)
+
+
 class CoordinateAttention(BaseModule):
     """Coordinate attention.
 
@@ -66,9 +87,9 @@ class CoordinateAttention(BaseModule):
                 size, in their order in the concatenation.
         """
         h, w = parts[0].shape[-2:]
-        pooled_h = torch.cat([p.mean(dim=3, keepdim=True) for p in parts],
-                             1)  # (N, C, H, 1)
-        pooled_w = torch.cat([p.mean(dim=2, keepdim=True) for p in parts],
+        strips = [strip_means(part) for part in parts]
+        pooled_h = torch.cat([s[0] for s in strips], 1)  # (N, C, H, 1)
+        pooled_w = torch.cat([s[1] for s in strips],
                              1).transpose(2, 3)  # (N, C, W, 1)
         y = torch.cat([pooled_h, pooled_w], dim=2)
         y = self.act(self.norm(self.conv_squeeze(y)))
