@@ -174,6 +174,26 @@ def test_export_leaves_the_model_and_nn_prelu_alone(tmp_path, largest_slope):
         1, expected.abs().max())
 
 
+def test_export_does_not_depend_on_the_training_memory_format(tmp_path):
+    """A model left channels-last by training (ChannelsLastHook) exports the
+    graph of the default format (the coordinate attention's strip means
+    would otherwise be traced over the channels-last view)."""
+    onnx = pytest.importorskip('onnx')
+    from mmcd.models.utils import CoordinateAttention
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(16, 16, 3, padding=1),
+                                CoordinateAttention(16, groups=4)).eval()
+    last = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    assert last[0].weight.is_contiguous(memory_format=torch.channels_last)
+    ops = []
+    for name, module in (('plain', model), ('last', last)):
+        path = export_onnx(module, [torch.rand(1, 16, 8, 8)],
+                           str(tmp_path / f'{name}.onnx'), ['x'], ['y'])
+        ops.append(sorted(n.op_type for n in onnx.load(path).graph.node))
+    assert ops[0] == ops[1]
+    assert last[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
 @pytest.mark.slow
 def test_graph_holds_the_weights_loaded_last(tmp_path):
     """Built from a config, used, then given a checkpoint of the plain model
