@@ -362,6 +362,13 @@ def test_cam_head_classifies_the_parts_as_their_concatenation(attention):
     want.square().sum().backward()
     for a, b in zip(leaves, want_leaves):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)
+    # parts that do not make up conv_seg's input are refused, never
+    # classified with part of its weight
+    with pytest.raises(ValueError, match=r'\[5, 3\] channels; conv_seg '
+                       'takes 16'):
+        head.cls_seg_parts(feats[:2])
+    with pytest.raises(ValueError, match='conv_seg takes parts of one size'):
+        head.cls_seg_parts(feats[:2] + [feats[2][:, :, :4]])
 
 
 def test_lsnet_initialisation():

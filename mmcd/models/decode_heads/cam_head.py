@@ -1,13 +1,13 @@
 """LSNet's CAM head: attention over concatenated change features."""
 from typing import Optional, Sequence
 
-import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor
 
 from mmcd.registry import MODELS
 from ..utils import (LSNET_INIT_CFG, CoordinateAttention,
                      EnsembleChannelAttention)
+from ..utils.concat_conv import conv1x1_of_concat
 
 
 @MODELS.register_module()
@@ -136,13 +136,7 @@ class CAMHead(BaseDecodeHead):
             parts (Sequence[Tensor]): Same-size parts, in their order in the
                 concatenation.
         """
-        weight, logits, start = self.conv_seg.weight, None, 0
-        for part in parts:
-            if self.dropout is not None:
-                part = self.dropout(part)
-            stop = start + part.shape[1]
-            out = F.conv2d(part, weight[:, start:stop],
-                           self.conv_seg.bias if logits is None else None)
-            logits = out if logits is None else logits + out
-            start = stop
-        return logits
+        if self.dropout is not None:
+            parts = [self.dropout(part) for part in parts]
+        return conv1x1_of_concat(parts, self.conv_seg.weight,
+                                 self.conv_seg.bias, 'conv_seg')

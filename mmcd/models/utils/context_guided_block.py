@@ -3,11 +3,12 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmseg.models.backbones.cgnet import GlobalContextExtractor
 from torch import Tensor
+
+from .concat_conv import conv1x1_of_concat
 
 
 def build_prelu_layer(act_cfg: dict, num_channels: int) -> nn.Module:
@@ -116,11 +117,9 @@ class ContextGuidedBlock(BaseModule):
 
         The 1x1 entry convolution runs on each part with its slice of the
         weight, at the part's own resolution, and the results are resized
-        and summed. Exact up to rounding: a 1x1 convolution commutes with
-        bilinear resizing, whose weights sum to 1. It saves the copy into
-        the concatenation, and the convolution and the resizing of the
-        coarser parts run on fewer pixels or channels. Only for blocks
-        with a 1x1 entry and no residual (the necks' blocks).
+        and summed (:func:`conv1x1_of_concat`); the convolution and the
+        resizing of the coarser parts run on fewer pixels or channels. Only
+        for blocks with a 1x1 entry and no residual (the necks' blocks).
 
         Args:
             parts (Sequence[Tensor]): The parts of the block's input, in
@@ -130,22 +129,9 @@ class ContextGuidedBlock(BaseModule):
         if self.downsample or self.skip_connect:
             raise ValueError('forward_concat needs a block without '
                              'downsampling and residual')
-        weight, size = self.conv_in.weight, parts[0].shape[2:]
-        if sum(part.shape[1] for part in parts) != weight.shape[1]:
-            raise ValueError(
-                f'the parts have {[part.shape[1] for part in parts]} '
-                f'channels; the block takes {weight.shape[1]}')
-        entry, start = None, 0
-        for part in parts:
-            stop = start + part.shape[1]
-            out = F.conv2d(part, weight[:, start:stop],
-                           self.conv_in.bias if entry is None else None)
-            if out.shape[2:] != size:
-                out = F.interpolate(
-                    out, size=size, mode='bilinear',
-                    align_corners=align_corners)
-            entry = out if entry is None else entry + out
-            start = stop
+        entry = conv1x1_of_concat(parts, self.conv_in.weight,
+                                  self.conv_in.bias, 'the block', True,
+                                  align_corners)
         return self._context(entry)
 
     def _context(self, entry: Tensor) -> Tensor:
