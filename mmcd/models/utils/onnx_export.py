@@ -130,18 +130,16 @@ def fold_joint_norm(block: ContextGuidedBlock) -> None:
 def export_copy(module: nn.Module) -> nn.Module:
     """A deep copy of ``module`` written for export; ``module`` is unchanged.
 
-    The copy is in eval mode and in the default memory format, every
-    ``nn.PReLU`` is a :class:`PReLUAsReLUMix`, every
+    The copy is in eval mode and in the default memory format (whatever
+    training left, e.g. ``ChannelsLastHook``, so the traced graph does not
+    depend on it), every ``nn.PReLU`` is a :class:`PReLUAsReLUMix`, every
     ``nn.MultiheadAttention`` a :class:`MultiheadAttentionForExport` (sizes
-    stay dynamic), and every
-    Siamese segmentor in it runs its backbone once per date
-    (``joint_date_pass = False``: the same logits in eval mode, and each
-    pass's activations are half as large, so they stay in cache in ONNX
+    stay dynamic), and every Siamese segmentor in it runs its backbone once
+    per date (``joint_date_pass = False``: the same logits in eval mode, and
+    each pass's activations are half as large, so they stay in cache in ONNX
     Runtime). Context Guided Blocks get their joint BatchNorm folded into
     their depthwise convolutions (:func:`fold_joint_norm`).
     """
-    # in the default memory format, whatever training left (ChannelsLastHook):
-    # the traced graph does not depend on it
     module = copy.deepcopy(module).eval().to(
         memory_format=torch.contiguous_format)
     for block in list(module.modules()):
